@@ -1,0 +1,326 @@
+/* The public API over the importer and the devices. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "device/cpu/exec.h"
+#include "ir/registry.h"
+#include "onnx/onnx.h"
+
+struct nc_model {
+    ir_model *ir;
+    atomic_int refs; /* the caller's reference plus one per session */
+};
+
+struct nc_session {
+    nc_model *model;
+    cpu_exec *exec;
+    char device[16];
+    char last_error[NCB_ERRMSG_MAX];
+};
+
+const char *nc_version_string(void) { return NC_VERSION_STRING; }
+int nc_version_number(void) { return NC_VERSION_NUMBER; }
+
+static nc_status wrap_model(nc_status st, ir_model *ir, nc_model **out) {
+    if (st != NC_OK) return st;
+    nc_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        ir_model_free(ir);
+        return ncb_err(NC_ERR_NOMEM, "out of memory for a model handle");
+    }
+    m->ir = ir;
+    atomic_init(&m->refs, 1);
+    *out = m;
+    return NC_OK;
+}
+
+nc_status nc_model_load_file(const char *path, const nc_load_options *opts, nc_model **out) {
+    if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: out is NULL");
+    *out = NULL;
+    if (!path) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: path is NULL");
+    ir_model *ir = NULL;
+    return wrap_model(onnx_load_file(path, opts, &ir), ir, out);
+}
+
+nc_status nc_model_load_bytes(const void *data, size_t size, const char *base_dir,
+                              const nc_load_options *opts, nc_model **out) {
+    if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_bytes: out is NULL");
+    *out = NULL;
+    if (!data && size) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_bytes: data is NULL");
+    ir_model *ir = NULL;
+    return wrap_model(onnx_load_bytes(data, size, base_dir, opts, &ir), ir, out);
+}
+
+static void model_unref(nc_model *m) {
+    if (m && atomic_fetch_sub(&m->refs, 1) == 1) {
+        ir_model_free(m->ir);
+        free(m);
+    }
+}
+
+void nc_model_free(nc_model *model) { model_unref(model); }
+
+int nc_model_num_inputs(const nc_model *m) { return m ? m->ir->graph->n_inputs : 0; }
+int nc_model_num_outputs(const nc_model *m) { return m ? m->ir->graph->n_outputs : 0; }
+
+static void fill_info(const ir_value *v, nc_tensor_info *info) {
+    memset(info, 0, sizeof *info);
+    info->name = v->name;
+    info->dtype = v->dtype;
+    info->ndim = v->ndim;
+    for (int d = 0; d < NC_MAX_DIMS; d++) {
+        info->dims[d] = d < v->ndim ? v->dims[d] : -1;
+        info->dim_names[d] = d < v->ndim ? v->dim_param[d] : NULL;
+    }
+}
+
+nc_status nc_model_input_info(const nc_model *m, int index, nc_tensor_info *info) {
+    if (!m || !info) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_input_info: NULL argument");
+    const ir_graph *g = m->ir->graph;
+    if (index < 0 || index >= g->n_inputs)
+        return ncb_err(NC_ERR_INVALID_ARG, "input index %d is out of range (model has %d)", index,
+                       g->n_inputs);
+    fill_info(&g->values[g->inputs[index]], info);
+    return NC_OK;
+}
+
+nc_status nc_model_output_info(const nc_model *m, int index, nc_tensor_info *info) {
+    if (!m || !info) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_output_info: NULL argument");
+    const ir_graph *g = m->ir->graph;
+    if (index < 0 || index >= g->n_outputs)
+        return ncb_err(NC_ERR_INVALID_ARG, "output index %d is out of range (model has %d)", index,
+                       g->n_outputs);
+    fill_info(&g->values[g->outputs[index]], info);
+    return NC_OK;
+}
+
+static void count_params(const ir_graph *g, int64_t *n, int64_t *bytes) {
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == IR_VALUE_CONST && g->values[v].init) {
+            *n += nc_tensor_numel(g->values[v].init);
+            *bytes += (int64_t)g->values[v].init->nbytes;
+        }
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attrs; a++)
+            if (g->nodes[i].attrs[a].g) count_params(g->nodes[i].attrs[a].g, n, bytes);
+}
+
+nc_status nc_model_get_stats(const nc_model *m, nc_model_stats *s) {
+    if (!m || !s) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_get_stats: NULL argument");
+    memset(s, 0, sizeof *s);
+    const ir_model *ir = m->ir;
+    s->ir_version = ir->ir_version;
+    for (int i = 0; i < ir->n_opsets; i++)
+        if (!ir->opsets[i].domain[0] || !strcmp(ir->opsets[i].domain, "ai.onnx"))
+            s->opset = ir->opsets[i].version;
+    s->producer = ir->producer ? ir->producer : "";
+    s->num_nodes = ir_graph_count_nodes(ir->graph);
+    count_params(ir->graph, &s->num_params, &s->param_bytes);
+    return NC_OK;
+}
+
+typedef struct op_count {
+    const char *domain, *op;
+    int64_t count;
+    int supported;
+} op_count;
+
+static int collect_ops(const ir_graph *g, op_count **list, int *n, int *cap) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *nd = &g->nodes[i];
+        int k;
+        for (k = 0; k < *n; k++)
+            if (!strcmp((*list)[k].op, nd->op_type) && !strcmp((*list)[k].domain, nd->domain)) break;
+        if (k == *n) {
+            if (*n == *cap) {
+                int nc = *cap ? *cap * 2 : 32;
+                op_count *l = realloc(*list, (size_t)nc * sizeof *l);
+                if (!l) return -1;
+                *list = l;
+                *cap = nc;
+            }
+            (*list)[k] = (op_count){nd->domain, nd->op_type, 0, nd->def != NULL};
+            (*n)++;
+        }
+        (*list)[k].count++;
+        for (int a = 0; a < nd->n_attrs; a++)
+            if (nd->attrs[a].g && collect_ops(nd->attrs[a].g, list, n, cap)) return -1;
+    }
+    return 0;
+}
+
+void nc_model_visit_ops(const nc_model *m, nc_op_visit_fn fn, void *user) {
+    if (!m || !fn) return;
+    op_count *list = NULL;
+    int n = 0, cap = 0;
+    if (collect_ops(m->ir->graph, &list, &n, &cap) == 0)
+        for (int k = 0; k < n; k++)
+            if (fn(user, list[k].domain, list[k].op, list[k].count, list[k].supported)) break;
+    free(list);
+}
+
+void nc_list_ops(nc_op_def_fn fn, void *user) {
+    if (!fn) return;
+    for (int i = 0; i < ir_op_count(); i++) {
+        const ir_opdef *d = ir_op_at(i);
+        if (fn(user, d->domain, d->name, d->since, d->last)) break;
+    }
+}
+
+/* ---- sessions ---- */
+
+static nc_status sess_err(nc_session *s, nc_status st) {
+    if (s && st != NC_OK) snprintf(s->last_error, sizeof s->last_error, "%s", ncb_errmsg());
+    return st;
+}
+
+nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_session **out) {
+    if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: out is NULL");
+    *out = NULL;
+    if (!model) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: model is NULL");
+    const char *dev = opts && opts->device ? opts->device : "cpu";
+    if (strcmp(dev, "cpu") && strcmp(dev, "ref"))
+        return ncb_err(NC_ERR_UNSUPPORTED, "device '%s' is not available (have: cpu, ref)", dev);
+    nc_session *s = calloc(1, sizeof *s);
+    if (!s) return ncb_err(NC_ERR_NOMEM, "out of memory for a session");
+    snprintf(s->device, sizeof s->device, "%s", dev);
+    nc_status st = cpu_exec_create(model->ir, opts, &s->exec);
+    if (st != NC_OK) {
+        free(s);
+        return st;
+    }
+    atomic_fetch_add(&model->refs, 1);
+    s->model = model;
+    *out = s;
+    return NC_OK;
+}
+
+void nc_session_free(nc_session *s) {
+    if (!s) return;
+    cpu_exec_free(s->exec);
+    model_unref(s->model);
+    free(s);
+}
+
+const char *nc_session_last_error(const nc_session *s) { return s ? s->last_error : ""; }
+
+/* Check the given tensors against the model's inputs: every name known and
+ * given once, dtype and rank equal, fixed dims equal, and each symbolic dim
+ * bound to one value across inputs. */
+static nc_status bind_inputs(const ir_graph *g, int n, const char *const *names,
+                             nc_tensor *const *tensors, const nc_tensor **bound) {
+    for (int i = 0; i < g->n_inputs; i++) bound[i] = NULL;
+    for (int k = 0; k < n; k++) {
+        if (!names || !names[k] || !tensors || !tensors[k])
+            return ncb_err(NC_ERR_INVALID_ARG, "input %d: name or tensor is NULL", k);
+        int i;
+        for (i = 0; i < g->n_inputs; i++)
+            if (!strcmp(g->values[g->inputs[i]].name, names[k])) break;
+        if (i == g->n_inputs) {
+            char have[512];
+            size_t len = 0;
+            have[0] = '\0';
+            for (int j = 0; j < g->n_inputs && len < sizeof have; j++)
+                len += (size_t)snprintf(have + len, sizeof have - len, "%s'%s'", j ? ", " : "",
+                                        g->values[g->inputs[j]].name);
+            return ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an input of the model (inputs: %s)",
+                           names[k], have);
+        }
+        if (bound[i]) return ncb_err(NC_ERR_INVALID_ARG, "input '%s' is given twice", names[k]);
+        const ir_value *v = &g->values[g->inputs[i]];
+        const nc_tensor *t = tensors[k];
+        char a[160], b[160];
+        if (v->dtype != NC_DTYPE_UNDEFINED && t->dtype != v->dtype)
+            return ncb_err(NC_ERR_DTYPE, "input '%s' must be %s, got %s", v->name,
+                           nc_dtype_name(v->dtype) ? nc_dtype_name(v->dtype) : "?",
+                           nc_dtype_name(t->dtype) ? nc_dtype_name(t->dtype) : "?");
+        bool ok = v->ndim < 0 || v->ndim == t->ndim;
+        for (int d = 0; ok && v->ndim >= 0 && d < v->ndim; d++)
+            if (v->dims[d] >= 0 && v->dims[d] != t->dims[d]) ok = false;
+        if (!ok)
+            return ncb_err(NC_ERR_SHAPE, "input '%s' must have shape %s, got %s", v->name,
+                           ncb_shape_str(v->ndim, v->dims, a, sizeof a),
+                           ncb_shape_str(t->ndim, t->dims, b, sizeof b));
+        bound[i] = t;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        if (!bound[i])
+            return ncb_err(NC_ERR_INVALID_ARG, "input '%s' is required but was not given",
+                           g->values[g->inputs[i]].name);
+        const ir_value *v = &g->values[g->inputs[i]];
+        for (int d = 0; d < v->ndim && d < NC_MAX_DIMS; d++) {
+            if (!v->dim_param[d]) continue;
+            for (int j = 0; j < i; j++) {
+                const ir_value *w = &g->values[g->inputs[j]];
+                for (int e = 0; e < w->ndim && e < NC_MAX_DIMS; e++)
+                    if (w->dim_param[e] && !strcmp(w->dim_param[e], v->dim_param[d]) &&
+                        bound[j]->dims[e] != bound[i]->dims[d])
+                        return ncb_err(NC_ERR_SHAPE,
+                                       "dimension '%s' is %lld in input '%s' but %lld in input '%s'",
+                                       v->dim_param[d], (long long)bound[j]->dims[e], w->name,
+                                       (long long)bound[i]->dims[d], v->name);
+            }
+        }
+    }
+    return NC_OK;
+}
+
+nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_names,
+                         nc_tensor *const *inputs, int n_outputs, const char *const *output_names,
+                         nc_tensor **outputs) {
+    if (!s) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_run: session is NULL");
+    const ir_graph *g = s->model->ir->graph;
+    if (n_outputs < 0 || n_outputs > 4096 || (n_outputs > 0 && !outputs) || n_inputs < 0)
+        return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "nc_session_run: bad output arguments"));
+    for (int o = 0; o < n_outputs; o++) outputs[o] = NULL;
+    int map[n_outputs > 0 ? n_outputs : 1];
+    for (int o = 0; o < n_outputs; o++) {
+        if (!output_names) {
+            if (o >= g->n_outputs)
+                return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "asked for %d outputs; the model has %d",
+                                           n_outputs, g->n_outputs));
+            map[o] = o;
+            continue;
+        }
+        int k;
+        for (k = 0; k < g->n_outputs; k++)
+            if (output_names[o] && !strcmp(output_names[o], g->values[g->outputs[k]].name)) break;
+        if (k == g->n_outputs)
+            return sess_err(s, ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an output of the model",
+                                       output_names[o] ? output_names[o] : "(null)"));
+        map[o] = k;
+    }
+    const nc_tensor *bound[g->n_inputs > 0 ? g->n_inputs : 1];
+    nc_status st = bind_inputs(g, n_inputs, input_names, inputs, bound);
+    if (st != NC_OK) return sess_err(s, st);
+    nc_tensor *all[g->n_outputs > 0 ? g->n_outputs : 1];
+    st = cpu_exec_run(s->exec, bound, all);
+    if (st != NC_OK) return sess_err(s, st);
+    /* Hand over the asked-for outputs, copying any asked for twice. */
+    for (int o = 0; o < n_outputs && st == NC_OK; o++) {
+        nc_tensor **src = &all[map[o]];
+        if (*src) {
+            outputs[o] = *src;
+            *src = NULL;
+        } else {
+            for (int p = 0; p < o; p++)
+                if (map[p] == map[o]) {
+                    st = ncb_tensor_clone(outputs[p], &outputs[o]);
+                    break;
+                }
+        }
+    }
+    for (int k = 0; k < g->n_outputs; k++) nc_tensor_free(all[k]);
+    if (st != NC_OK) {
+        for (int o = 0; o < n_outputs; o++) {
+            nc_tensor_free(outputs[o]);
+            outputs[o] = NULL;
+        }
+        return sess_err(s, st);
+    }
+    s->last_error[0] = '\0';
+    return NC_OK;
+}
