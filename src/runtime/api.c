@@ -42,7 +42,8 @@ nc_status nc_model_load_file(const char *path, const nc_load_options *opts, nc_m
     *out = NULL;
     if (!path) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: path is NULL");
     ir_model *ir = NULL;
-    return wrap_model(onnx_load_file(path, opts, &ir), ir, out);
+    nc_status st = onnx_load_file(path, opts, &ir); /* before reading ir */
+    return wrap_model(st, ir, out);
 }
 
 nc_status nc_model_load_bytes(const void *data, size_t size, const char *base_dir,
@@ -51,7 +52,8 @@ nc_status nc_model_load_bytes(const void *data, size_t size, const char *base_di
     *out = NULL;
     if (!data && size) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_bytes: data is NULL");
     ir_model *ir = NULL;
-    return wrap_model(onnx_load_bytes(data, size, base_dir, opts, &ir), ir, out);
+    nc_status st = onnx_load_bytes(data, size, base_dir, opts, &ir);
+    return wrap_model(st, ir, out);
 }
 
 static void model_unref(nc_model *m) {

@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# CLI tests for `ncore`: one case per call.
+#   cli_test.sh CASE NCORE NPYCMP TESTDATA WORKDIR
+# Exit 0 pass, 1 fail, 77 skip (test data missing).
+set -u
+
+CASE=$1 NCORE=$2 NPYCMP=$3 TD=$4 W=$5
+rm -rf "$W" && mkdir -p "$W" || exit 1
+
+RELU=$TD/test_relu
+CONV=$TD/test_conv_with_strides_padding
+[ -f "$RELU/model.onnx" ] && [ -f "$CONV/model.onnx" ] || {
+    echo "SKIP: ONNX test data not found under $TD (install libonnx-testdata)"
+    exit 77
+}
+
+FAILS=0 CHECKS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+# nc ARGS...: run ncore; stdout in $W/out, stderr in $W/err, status in $RC.
+nc() {
+    CHECKS=$((CHECKS + 1))
+    "$NCORE" "$@" >"$W/out" 2>"$W/err"
+    RC=$?
+    LAST="ncore $*"
+    # a sanitizer's report may exit 1, like an expected error: look for it
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$W/err"; then
+        fail "$LAST: sanitizer report"
+        sed 's/^/  stderr: /' "$W/err"
+    fi
+}
+expect_rc() {
+    [ "$RC" -eq "$1" ] || { fail "$LAST: exit $RC, expected $1"; sed 's/^/  stderr: /' "$W/err"; }
+}
+expect_out() { grep -qF -- "$1" "$W/out" || { fail "$LAST: stdout lacks '$1'"; sed 's/^/  stdout: /' "$W/out"; }; }
+expect_err() { grep -qF -- "$1" "$W/err" || { fail "$LAST: stderr lacks '$1'"; sed 's/^/  stderr: /' "$W/err"; }; }
+expect_no_out() { [ ! -s "$W/out" ] || fail "$LAST: printed to stdout"; }
+expect_no_err() { [ ! -s "$W/err" ] || { fail "$LAST: printed to stderr"; sed 's/^/  stderr: /' "$W/err"; }; }
+expect_json() {
+    if command -v python3 >/dev/null; then
+        python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/out" ||
+            fail "$LAST: stdout is not valid JSON"
+    fi
+}
+
+# mknpy FILE MAJOR DESCR SHAPE FORTRAN NBYTES: an .npy file with a header
+# as NumPy writes it (padded to 64 bytes) and NBYTES of data (a repeating
+# byte pattern, so float data is finite: 0x3f3f3f3f = 0.747).
+mknpy() {
+    local file=$1 major=$2 descr=$3 shape=$4 fortran=$5 nbytes=$6
+    local dict="{'descr': '$descr', 'fortran_order': $fortran, 'shape': $shape, }"
+    local pre=10
+    [ "$major" -ge 2 ] && pre=12
+    local total=$((pre + ${#dict} + 1))
+    local pad=$(((64 - total % 64) % 64))
+    local hlen=$((${#dict} + pad + 1))
+    {
+        printf '\223NUMPY'
+        printf "\\$(printf %03o "$major")\\000"
+        printf "\\$(printf %03o $((hlen & 255)))\\$(printf %03o $((hlen >> 8 & 255)))"
+        [ "$major" -ge 2 ] && printf '\000\000'
+        printf '%s%*s\n' "$dict" "$pad" ""
+        head -c "$nbytes" /dev/zero | tr '\0' '?'
+    } >"$file"
+}
+
+# mkmodel FILE OP: a one-node model y = OP(x), x and y float32 [batch,4]
+# with a symbolic first dimension, hand-encoded as protobuf (IR 7, opset 14).
+mkmodel() {
+    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+    ld() { local c=$2; printf '%s%02x%s' "$1" $((${#c} / 2)) "$c"; } # field, length, bytes
+    dimp() { ld 0a "$(ld 12 "$(hexs "$1")")"; }
+    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
+    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
+    local shape node graph model
+    shape=$(dimp batch)$(dimv 4)
+    node=$(ld 0a "$(hexs x)")$(ld 12 "$(hexs y)")$(ld 22 "$(hexs "$2")")
+    graph=$(ld 0a "$node")$(ld 12 "$(hexs g)")$(ld 5a "$(vinfo x "$shape")")$(ld 62 "$(vinfo y "$shape")")
+    model=0807$(ld 3a "$graph")$(ld 42 100e)
+    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+}
+
+case_help() {
+    nc --help;           expect_rc 0; expect_out "usage: ncore"; expect_no_err
+    nc --version;        expect_rc 0; expect_out "ncore "; expect_no_err
+    nc run --help;       expect_rc 0; expect_out "usage: ncore run"; expect_no_err
+    nc info --help;      expect_rc 0; expect_out "usage: ncore info"; expect_no_err
+    nc list-ops --help;  expect_rc 0; expect_out "usage: ncore list-ops"; expect_no_err
+}
+
+case_usage() {
+    nc;                                   expect_rc 2; expect_no_out; expect_err "usage"
+    nc frobnicate;                        expect_rc 2; expect_no_out; expect_err "unknown command 'frobnicate'"
+    nc --frobnicate;                      expect_rc 2; expect_no_out; expect_err "unknown option"
+    nc info;                              expect_rc 2; expect_no_out; expect_err "missing MODEL"
+    nc info "$RELU/model.onnx" --bogus;   expect_rc 2; expect_no_out; expect_err "unknown option '--bogus'"
+    nc info a.onnx b.onnx;                expect_rc 2; expect_no_out
+    nc run;                               expect_rc 2; expect_no_out; expect_err "missing MODEL"
+    nc run "$RELU/model.onnx" --threads abc; expect_rc 2; expect_no_out; expect_err "--threads"
+    nc run "$RELU/model.onnx" --input;    expect_rc 2; expect_no_out; expect_err "--input"
+    nc run "$RELU/model.onnx" --dim batch; expect_rc 2; expect_no_out; expect_err "--dim"
+    nc run "$RELU/model.onnx" --seed -4;  expect_rc 2; expect_no_out
+    nc list-ops extra;                    expect_rc 2; expect_no_out
+}
+
+case_missing_file() {
+    nc info "$W/no_such_model.onnx"; expect_rc 1; expect_err "no_such_model.onnx"; expect_err "ncore: error:"
+    nc run "$W/no_such_model.onnx" --random; expect_rc 1; expect_err "no_such_model.onnx"
+    nc run "$RELU/model.onnx" --input "x=$W/no_such_input.npy"; expect_rc 1; expect_err "no_such_input.npy"
+    : >"$W/empty.onnx"
+    nc info "$W/empty.onnx"; expect_rc 1; expect_err "empty.onnx"
+}
+
+case_info() {
+    nc info "$RELU/model.onnx"
+    expect_rc 0; expect_no_err
+    expect_out "x"; expect_out "float32"; expect_out "[3,4,5]"; expect_out "Relu"
+    expect_out "unsupported: none"
+    nc info "$RELU/model.onnx" --json; expect_rc 0; expect_json; expect_out '"shape": [3,4,5]'
+    nc info "$CONV/model.onnx"
+    expect_rc 0; expect_out "[1,1,7,5]"; expect_out "[1,1,3,3]"; expect_out "[1,1,4,3]"; expect_out "Conv"
+    nc info --json "$CONV/model.onnx"; expect_rc 0; expect_json; expect_out '"op": "Conv"'
+}
+
+case_list_ops() {
+    nc list-ops; expect_rc 0; expect_no_err; expect_out "Relu"; expect_out "Conv"; expect_out " ops"
+    nc list-ops --json; expect_rc 0; expect_json; expect_out '"op": "Relu"'
+}
+
+case_run_random() {
+    nc run "$RELU/model.onnx" --random
+    expect_rc 0; expect_out "output 'y': float32 [3,4,5]"; expect_out "time:"
+    # uniform [0,1) inputs: relu leaves them as they are
+    expect_out "min 0"
+    nc run "$CONV/model.onnx" --random --seed 7
+    expect_rc 0; expect_out "float32 [1,1,4,3]"
+    # the same seed gives the same output
+    nc run "$CONV/model.onnx" --random --seed 7 --output-dir "$W/a"; expect_rc 0
+    nc run "$CONV/model.onnx" --random --seed 7 --output-dir "$W/b"; expect_rc 0
+    cmp -s "$W/a/y.npy" "$W/b/y.npy" || fail "--seed 7 twice gave different outputs"
+    nc run "$RELU/model.onnx"; expect_rc 1; expect_err "input 'x'"; expect_err "--random"
+}
+
+case_run_pb() {
+    nc run "$RELU/model.onnx" --input "x=$RELU/test_data_set_0/input_0.pb" --output-dir "$W/out_relu"
+    expect_rc 0; expect_out "wrote $W/out_relu/y.npy"
+    "$NPYCMP" "$W/out_relu/y.npy" "$RELU/test_data_set_0/output_0.pb" --exact ||
+        fail "relu output differs from output_0.pb"
+    # bare file names: the names stored in the .pb files pick the inputs
+    nc run "$CONV/model.onnx" --input "$CONV/test_data_set_0/input_1.pb" \
+        --input "$CONV/test_data_set_0/input_0.pb" --output-dir "$W/out_conv" --threads 1 --device ref
+    expect_rc 0
+    "$NPYCMP" "$W/out_conv/y.npy" "$CONV/test_data_set_0/output_0.pb" ||
+        fail "conv output differs from output_0.pb"
+    # --input=NAME=FILE form, and one input from a file with the rest random
+    nc run "$CONV/model.onnx" "--input=x=$CONV/test_data_set_0/input_0.pb" --random; expect_rc 0
+}
+
+case_run_npy_roundtrip() {
+    # y = relu(x) written as .npy, fed back: relu(y) = y
+    nc run "$RELU/model.onnx" --input "x=$RELU/test_data_set_0/input_0.pb" --output-dir "$W/1"; expect_rc 0
+    nc run "$RELU/model.onnx" --input "x=$W/1/y.npy" --output-dir "$W/2"; expect_rc 0
+    cmp -s "$W/1/y.npy" "$W/2/y.npy" || fail "relu(relu(x)) != relu(x) through .npy"
+    "$NPYCMP" "$W/2/y.npy" "$RELU/test_data_set_0/output_0.pb" --exact || fail "round trip differs"
+    head -c 10 "$W/1/y.npy" | od -An -c | grep -q 'N   U   M   P   Y' || fail "no .npy magic"
+    # header padded to a multiple of 64 bytes, as NumPy does
+    local hlen
+    hlen=$(od -An -tu2 -j8 -N2 "$W/1/y.npy" | tr -d ' ')
+    [ $(((10 + hlen) % 64)) -eq 0 ] || fail ".npy header length $hlen not 64-aligned"
+}
+
+case_bad_inputs() {
+    local in=$RELU/test_data_set_0/input_0.pb
+    nc run "$RELU/model.onnx" --input "nosuch=$in"
+    expect_rc 1; expect_err "nosuch"; expect_err "'x'"
+    # wrong shape: conv's [1,1,7,5] input fed to relu's [3,4,5]
+    nc run "$RELU/model.onnx" --input "x=$CONV/test_data_set_0/input_0.pb"
+    expect_rc 1; expect_err "'x'"
+    # wrong dtype: int64 [3,4,5]
+    mknpy "$W/i64.npy" 1 '<i8' '(3, 4, 5)' False 480
+    nc run "$RELU/model.onnx" --input "x=$W/i64.npy"
+    expect_rc 1; expect_err "'x'"
+    # given twice
+    nc run "$RELU/model.onnx" --input "x=$in" --input "x=$in"
+    expect_rc 1; expect_err "'x'"
+}
+
+case_npy_errors() {
+    local m=$RELU/model.onnx
+    mknpy "$W/fortran.npy" 1 '<f4' '(3, 4, 5)' True 240
+    nc run "$m" --input "x=$W/fortran.npy"; expect_rc 1; expect_err "fortran.npy"; expect_err "fortran_order"
+    mknpy "$W/bigend.npy" 1 '>f4' '(3, 4, 5)' False 240
+    nc run "$m" --input "x=$W/bigend.npy"; expect_rc 1; expect_err "bigend.npy"; expect_err "big-endian"
+    mknpy "$W/object.npy" 1 '|O' '(3, 4, 5)' False 480
+    nc run "$m" --input "x=$W/object.npy"; expect_rc 1; expect_err "object.npy"; expect_err "object"
+    mknpy "$W/short.npy" 1 '<f4' '(3, 4, 5)' False 200
+    nc run "$m" --input "x=$W/short.npy"; expect_rc 1; expect_err "short.npy"; expect_err "truncated"
+    mknpy "$W/long.npy" 1 '<f4' '(3, 4, 5)' False 300
+    nc run "$m" --input "x=$W/long.npy"; expect_rc 1; expect_err "long.npy"; expect_err "header says"
+    mknpy "$W/str.npy" 1 '<U4' '(3, 4, 5)' False 960
+    nc run "$m" --input "x=$W/str.npy"; expect_rc 1; expect_err "str.npy"; expect_err "'<U4'"
+    mknpy "$W/v9.npy" 9 '<f4' '(3, 4, 5)' False 240
+    nc run "$m" --input "x=$W/v9.npy"; expect_rc 1; expect_err "v9.npy"; expect_err "version 9"
+    # header length pointing past the end of the file
+    printf '\223NUMPY\001\000\377\377{}' >"$W/hlen.npy"
+    nc run "$m" --input "x=$W/hlen.npy"; expect_rc 1; expect_err "hlen.npy"; expect_err "header length"
+    printf '\223NUMPY\001\000\100\000{"descr": "<f4", garbage                                   \n' >"$W/garbage.npy"
+    nc run "$m" --input "x=$W/garbage.npy"; expect_rc 1; expect_err "garbage.npy"
+    mknpy "$W/negdim.npy" 1 '<f4' '(3, -4, 5)' False 240
+    nc run "$m" --input "x=$W/negdim.npy"; expect_rc 1; expect_err "negdim.npy"
+    mknpy "$W/huge.npy" 1 '<f4' '(4611686018427387904, 4611686018427387904)' False 16
+    nc run "$m" --input "x=$W/huge.npy"; expect_rc 1; expect_err "huge.npy"
+    head -c 100 /dev/urandom >"$W/random.bin"
+    nc run "$m" --input "x=$W/random.bin"; expect_rc 1; expect_err "random.bin"
+}
+
+case_npy_versions() {
+    local m=$RELU/model.onnx
+    # the same data in v1, v2 and v3 headers, keys in another order, Python 2 'L'
+    mknpy "$W/v1.npy" 1 '<f4' '(3, 4, 5)' False 240
+    mknpy "$W/v2.npy" 2 '<f4' '(3, 4, 5)' False 240
+    mknpy "$W/v3.npy" 3 '<f4' '(3, 4, 5)' False 240
+    for v in v1 v2 v3; do
+        nc run "$m" --input "x=$W/$v.npy" --output-dir "$W/o_$v"; expect_rc 0
+        "$NPYCMP" "$W/o_$v/y.npy" "$W/v1.npy" --exact || fail "$v.npy: relu of positive data changed it"
+    done
+    local dict="{'shape': (3L, 4L, 5L), 'fortran_order': False, 'descr': '<f4'}"
+    {
+        printf '\223NUMPY\001\000'
+        printf "\\$(printf %03o $((${#dict} + 1)))\\000"
+        printf '%s\n' "$dict"
+        head -c 240 /dev/zero | tr '\0' '?'
+    } >"$W/order.npy"
+    nc run "$m" --input "x=$W/order.npy"; expect_rc 0
+}
+
+case_symbolic_dims() {
+    mkmodel "$W/sym.onnx" Relu
+    nc info "$W/sym.onnx"; expect_rc 0; expect_out "[batch,4]"
+    nc info "$W/sym.onnx" --json; expect_rc 0; expect_json; expect_out '"shape": ["batch",4]'
+    nc run "$W/sym.onnx" --random; expect_rc 0; expect_out "output 'y': float32 [1,4]"
+    nc run "$W/sym.onnx" --random --dim batch=3; expect_rc 0; expect_out "output 'y': float32 [3,4]"
+    nc run "$W/sym.onnx" --random --dim=batch=0; expect_rc 0; expect_out "output 'y': float32 [0,4]"
+    nc run "$W/sym.onnx" --random --dim nosuch=2; expect_rc 0; expect_err "warning: --dim nosuch"
+    nc run "$W/sym.onnx" --random --shape x=5,4; expect_rc 0; expect_out "output 'y': float32 [5,4]"
+    nc run "$W/sym.onnx" --random --shape x=5,3; expect_rc 1; expect_err "'x'"
+    nc run "$W/sym.onnx" --random --shape x=5,4,1; expect_rc 1; expect_err "'x'"
+    nc run "$W/sym.onnx" --random --shape x=5,a; expect_rc 2
+}
+
+case_unsupported_op() {
+    mkmodel "$W/unsup.onnx" FrobnicateOp
+    nc info "$W/unsup.onnx"; expect_rc 1; expect_err "FrobnicateOp"; expect_err "unsup.onnx"
+    nc run "$W/unsup.onnx" --random; expect_rc 1; expect_err "FrobnicateOp"
+}
+
+# The README's main job end to end: examples/wakeword on speech from
+# espeak-ng. Skips when the example is not built or the models are not cached.
+case_wakeword() {
+    local ww=${WAKEWORD:-} models=${NCORE_CACHE:-$HOME/.cache/ncore}/models
+    if [ ! -x "$ww" ] || [ ! -f "$models/alexa_v0.1.onnx" ] || ! command -v espeak-ng >/dev/null ||
+        ! command -v sox >/dev/null; then
+        echo "SKIP: needs the wakeword example, espeak-ng, sox and the models in $models"
+        exit 77
+    fi
+    espeak-ng -v en-us -s 140 -w "$W/p.raw.wav" "Alexa, what time is it?" &&
+        sox "$W/p.raw.wav" -r 16000 -c 1 -b 16 "$W/p.wav" || fail "espeak-ng/sox failed"
+    espeak-ng -v en-us -s 140 -w "$W/n.raw.wav" "The weather is nice today." &&
+        sox "$W/n.raw.wav" -r 16000 -c 1 -b 16 "$W/n.wav" || fail "espeak-ng/sox failed"
+    CHECKS=$((CHECKS + 1))
+    "$ww" --models "$models" "$W/p.wav" >"$W/out" 2>"$W/err" || fail "wakeword failed: $(cat "$W/err")"
+    grep -q 'wake word "alexa" detected' "$W/out" || { fail "no detection on 'Alexa, ...'"; cat "$W/out"; }
+    CHECKS=$((CHECKS + 1))
+    "$ww" --quiet --models "$models" "$W/n.wav" >"$W/out" 2>"$W/err" || fail "wakeword failed: $(cat "$W/err")"
+    grep -q 'no wake word' "$W/out" || { fail "detection on a sentence without the wake word"; cat "$W/out"; }
+    "$ww" --models "$models" "$W/p.raw.wav" >"$W/out" 2>"$W/err"
+    [ $? -eq 1 ] && grep -q '22050 Hz' "$W/err" || fail "a 22050 Hz file was not refused clearly"
+}
+
+"case_$CASE" || true
+echo "$CASE: $CHECKS commands, $FAILS failures"
+[ "$FAILS" -eq 0 ]

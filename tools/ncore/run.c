@@ -1,0 +1,498 @@
+/* ncore run: run a model once on inputs from files or random data, print a
+ * summary of each output and optionally write the outputs as .npy files. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const char help_text[] =
+    "usage: ncore run MODEL [OPTIONS]\n"
+    "\n"
+    "Run MODEL once and print each output's dtype, shape, min/max/mean and first\n"
+    "values, and the run time.\n"
+    "\n"
+    "  --input NAME=FILE   input NAME from FILE (.npy, or ONNX TensorProto .pb);\n"
+    "                      repeatable. A bare FILE goes to the input named inside\n"
+    "                      the .pb file, else to the next input not yet given\n"
+    "  --random            fill every input not given: floats uniform in [0,1),\n"
+    "                      integers and bools 0\n"
+    "  --seed N            seed of --random (default 0)\n"
+    "  --dim NAME=VALUE    size of the symbolic dimension NAME for --random\n"
+    "                      (repeatable; unnamed or unbound dimensions are 1)\n"
+    "  --shape NAME=D0,D1,...  the whole shape of random input NAME (repeatable)\n"
+    "  --output-dir DIR    write each output as DIR/<name>.npy (DIR is created)\n"
+    "  --threads N         intra-op threads (0 = library default)\n"
+    "  --device DEV        cpu (default) or ref (reference kernels only)\n";
+
+#define MAX_DIM_BINDINGS 64
+
+typedef struct {
+    const char *name;
+    int64_t value;
+    bool used;
+} dim_binding;
+
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t dims[NC_MAX_DIMS];
+    bool used;
+} shape_binding;
+
+typedef struct {
+    const char *model;
+    const char **inputs; /* --input specs */
+    int n_inputs;
+    dim_binding dims[MAX_DIM_BINDINGS];
+    int n_dims;
+    shape_binding shapes[MAX_DIM_BINDINGS];
+    int n_shapes;
+    bool defaulted; /* a random input got 1 for an unknown dimension */
+    bool random;
+    uint64_t seed;
+    const char *out_dir;
+    int threads;
+    const char *device;
+} run_args;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int parse_args(int argc, char **argv, run_args *a) {
+    a->inputs = calloc((size_t)argc, sizeof *a->inputs);
+    if (!a->inputs) return cli_fail("out of memory");
+    for (int i = 1; i < argc;) {
+        const char *v = NULL;
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help_text, stdout);
+            return -1;
+        } else if (strcmp(argv[i], "--random") == 0) {
+            a->random = true;
+            i++;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--input", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("run", "--input needs NAME=FILE");
+            a->inputs[a->n_inputs++] = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--dim", &v)) != 0) {
+            const char *eq = r > 0 ? strrchr(v, '=') : NULL;
+            int64_t n;
+            if (!eq || eq == v || !cli_parse_int(eq + 1, 0, INT64_MAX / 2, &n))
+                return cli_usage("run", "--dim needs NAME=VALUE with VALUE >= 0");
+            if (a->n_dims == MAX_DIM_BINDINGS)
+                return cli_usage("run", "more than %d --dim options", MAX_DIM_BINDINGS);
+            /* The name is the text before '='; cut it off in place. */
+            ((char *)eq)[0] = '\0';
+            a->dims[a->n_dims++] = (dim_binding){v, n, false};
+        } else if ((r = cli_opt_value(argc, argv, &i, "--shape", &v)) != 0) {
+            char *eq = r > 0 ? strchr(v, '=') : NULL;
+            if (!eq || eq == v) return cli_usage("run", "--shape needs NAME=D0,D1,...");
+            if (a->n_shapes == MAX_DIM_BINDINGS)
+                return cli_usage("run", "more than %d --shape options", MAX_DIM_BINDINGS);
+            shape_binding *sb = &a->shapes[a->n_shapes++];
+            *eq = '\0';
+            sb->name = v;
+            /* "NAME=" alone is a scalar; else comma-separated sizes. */
+            for (char *p = eq + 1, *next; *p; p = next) {
+                next = strchr(p, ',');
+                if (next) *next++ = '\0';
+                else next = p + strlen(p);
+                if (sb->ndim == NC_MAX_DIMS || !cli_parse_int(p, 0, INT64_MAX / 2, &sb->dims[sb->ndim]))
+                    return cli_usage("run", "--shape %s: sizes must be up to %d integers >= 0, "
+                                     "separated by commas", v, NC_MAX_DIMS);
+                sb->ndim++;
+            }
+        } else if ((r = cli_opt_value(argc, argv, &i, "--seed", &v)) != 0) {
+            int64_t n;
+            if (r < 0 || !cli_parse_int(v, 0, INT64_MAX, &n))
+                return cli_usage("run", "--seed needs a non-negative integer");
+            a->seed = (uint64_t)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--output-dir", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("run", "--output-dir needs a directory");
+            a->out_dir = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--threads", &v)) != 0) {
+            int64_t n;
+            if (r < 0 || !cli_parse_int(v, 0, 1024, &n))
+                return cli_usage("run", "--threads needs an integer in 0..1024");
+            a->threads = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("run", "--device needs cpu or ref");
+            a->device = v;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage("run", "unknown option '%s'", argv[i]);
+        } else if (!a->model) {
+            a->model = argv[i++];
+        } else {
+            return cli_usage("run", "unexpected argument '%s' (one MODEL only)", argv[i]);
+        }
+    }
+    if (!a->model) return cli_usage("run", "missing MODEL");
+    return CLI_OK;
+}
+
+/* ---- Random inputs ---------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform [0,1) values on a grid every float type holds exactly, so no
+ * rounding is needed when encoding f16 or bf16. */
+static void fill_uniform(nc_tensor *t, uint64_t *rng) {
+    int64_t n = nc_tensor_numel(t);
+    void *d = nc_tensor_data(t);
+    switch (nc_tensor_dtype(t)) {
+    case NC_DTYPE_F32:
+        for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)(splitmix64(rng) >> 40) * 0x1p-24f;
+        break;
+    case NC_DTYPE_F64:
+        for (int64_t i = 0; i < n; i++) ((double *)d)[i] = (double)(splitmix64(rng) >> 11) * 0x1p-53;
+        break;
+    case NC_DTYPE_F16:
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t k = (uint32_t)(splitmix64(rng) >> 53); /* k / 2048 */
+            uint16_t h = 0;
+            if (k) {
+                int e = 31 - __builtin_clz(k); /* k = 1.f * 2^e */
+                uint32_t man = (k << (10 - e)) & 0x3ffu;
+                h = (uint16_t)(((uint32_t)(e - 11 + 15) << 10) | man);
+            }
+            ((uint16_t *)d)[i] = h;
+        }
+        break;
+    case NC_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            float f = (float)(splitmix64(rng) >> 56) * 0x1p-8f;
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            ((uint16_t *)d)[i] = (uint16_t)(bits >> 16);
+        }
+        break;
+    default: /* integers and bools stay 0 */
+        break;
+    }
+}
+
+static int make_random(const nc_tensor_info *ti, run_args *a, uint64_t *rng, nc_tensor **out) {
+    if (nc_dtype_size(ti->dtype) == 0)
+        return cli_fail("input '%s' has dtype %s, which --random cannot make", ti->name,
+                        cli_dtype_name(ti->dtype));
+    int64_t dims[NC_MAX_DIMS];
+    int ndim = ti->ndim;
+    const shape_binding *sb = NULL;
+    for (int b = 0; b < a->n_shapes; b++)
+        if (strcmp(a->shapes[b].name, ti->name) == 0) {
+            sb = &a->shapes[b];
+            a->shapes[b].used = true;
+        }
+    if (sb) {
+        ndim = sb->ndim;
+        memcpy(dims, sb->dims, sizeof dims);
+    } else {
+        if (ndim < 0)
+            return cli_fail("input '%s' has an unknown rank; give it with --input %s=FILE or "
+                            "--shape %s=D0,D1,...", ti->name, ti->name, ti->name);
+        for (int d = 0; d < ndim; d++) {
+            bool bound = ti->dims[d] >= 0;
+            dims[d] = bound ? ti->dims[d] : 1;
+            for (int b = 0; !bound && ti->dim_names[d] && b < a->n_dims; b++) {
+                if (strcmp(a->dims[b].name, ti->dim_names[d]) == 0) {
+                    dims[d] = a->dims[b].value;
+                    a->dims[b].used = true;
+                    bound = true;
+                }
+            }
+            if (!bound) a->defaulted = true;
+        }
+    }
+    if (nc_tensor_create(ti->dtype, ndim, dims, out) != NC_OK)
+        return cli_fail("input '%s': %s", ti->name, nc_last_error());
+    fill_uniform(*out, rng);
+    return CLI_OK;
+}
+
+/* ---- Inputs from files -------------------------------------------------------- */
+
+static int find_input(nc_tensor_info *infos, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(infos[i].name, name) == 0) return i;
+    return -1;
+}
+
+static void list_names(nc_tensor_info *infos, int n, char *buf, size_t cap) {
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s'%s'", i ? ", " : "", infos[i].name);
+}
+
+static int load_input(const char *spec, nc_tensor_info *infos, int n, nc_tensor **tensors) {
+    char names[1024];
+    list_names(infos, n, names, sizeof names);
+    const char *eq = strchr(spec, '=');
+    const char *file = spec;
+    int idx = -1;
+    char *stored = NULL;
+    if (eq) {
+        char name[512];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+        idx = find_input(infos, n, name);
+        if (idx >= 0) {
+            file = eq + 1;
+        } else {
+            struct stat st;
+            if (stat(spec, &st) != 0) /* not a file whose name has a '=' */
+                return cli_fail("--input %s: the model has no input named '%s' (its inputs: %s)",
+                                spec, name, names);
+        }
+    }
+    nc_tensor *t = NULL;
+    if (nc_tensor_load(file, &t, idx < 0 ? &stored : NULL) != NC_OK) {
+        if (idx >= 0) return cli_fail("input '%s': %s", infos[idx].name, nc_last_error());
+        return cli_fail_lib();
+    }
+    if (idx < 0 && stored) idx = find_input(infos, n, stored);
+    if (idx < 0) /* the next input not given yet */
+        for (int i = 0; i < n && idx < 0; i++)
+            if (!tensors[i]) idx = i;
+    free(stored);
+    if (idx < 0) {
+        nc_tensor_free(t);
+        return cli_fail("--input %s: every model input is already given (its inputs: %s)", spec,
+                        names);
+    }
+    if (tensors[idx]) {
+        nc_tensor_free(t);
+        return cli_fail("input '%s' is given twice", infos[idx].name);
+    }
+    tensors[idx] = t;
+    return CLI_OK;
+}
+
+/* ---- Outputs ------------------------------------------------------------------ */
+
+static void summarize(const char *name, nc_tensor *t) {
+    nc_dtype dt = nc_tensor_dtype(t);
+    int nd = nc_tensor_ndim(t);
+    const int64_t *dims = nc_tensor_dims(t);
+    int64_t n = nc_tensor_numel(t);
+    const void *data = nc_tensor_data(t);
+    char shp[256];
+    size_t k = (size_t)snprintf(shp, sizeof shp, "[");
+    for (int i = 0; i < nd && k < sizeof shp; i++)
+        k += (size_t)snprintf(shp + k, sizeof shp - k, "%s%" PRId64, i ? "," : "", dims[i]);
+    if (k < sizeof shp) snprintf(shp + k, sizeof shp - k, "]");
+    printf("%s: %s %s\n", name, cli_dtype_name(dt), shp);
+    if (n <= 0 || nc_dtype_size(dt) == 0) {
+        printf("  (empty)\n");
+        return;
+    }
+    double mn = INFINITY, mx = -INFINITY, sum = 0;
+    int64_t nan = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = cli_elem_f64(dt, data, i);
+        if (isnan(v)) {
+            nan++;
+            continue;
+        }
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+        sum += v;
+    }
+    if (nan == n)
+        printf("  all %" PRId64 " values are NaN\n", n);
+    else
+        printf("  min %.6g  max %.6g  mean %.6g", mn, mx, sum / (double)(n - nan));
+    if (nan && nan != n) printf("  (%" PRId64 " NaN)", nan);
+    if (nan != n) putchar('\n');
+    int64_t show = n < 8 ? n : 8;
+    printf("  values:");
+    for (int64_t i = 0; i < show; i++) printf(" %.6g", cli_elem_f64(dt, data, i));
+    if (show < n) printf(" ... (%" PRId64 " in all)", n);
+    putchar('\n');
+}
+
+/* A file name from an output name: keep [A-Za-z0-9._-], map the rest to '_',
+ * never start with '.', never empty. */
+static void sanitize(const char *name, int index, char *buf, size_t cap) {
+    size_t k = 0;
+    for (const char *p = name; *p && k + 1 < cap; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || (c == '.' && k > 0);
+        buf[k++] = ok ? c : '_';
+    }
+    buf[k] = '\0';
+    if (k == 0) snprintf(buf, cap, "output_%d", index);
+}
+
+static int make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return cli_fail("--output-dir: path too long");
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+                return cli_fail("cannot create directory '%s': %s", path, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail("--output-dir '%s' is not a directory", dir);
+    return CLI_OK;
+}
+
+static int write_outputs(const run_args *a, const nc_model *m, nc_tensor **outs, int n) {
+    int rc = make_dirs(a->out_dir);
+    if (rc != CLI_OK) return rc;
+    char(*files)[256] = calloc((size_t)n, sizeof *files);
+    if (!files) return cli_fail("out of memory");
+    for (int i = 0; i < n && rc == CLI_OK; i++) {
+        nc_tensor_info ti;
+        if (nc_model_output_info(m, i, &ti) != NC_OK) {
+            rc = cli_fail_lib();
+            break;
+        }
+        sanitize(ti.name, i, files[i], sizeof files[i] - 16);
+        /* Two names may sanitize alike ("a/b", "a:b"): keep files distinct. */
+        for (int j = 0; j < i; j++) {
+            if (strcmp(files[i], files[j]) == 0) {
+                size_t l = strlen(files[i]);
+                snprintf(files[i] + l, sizeof files[i] - l, "_%d", i);
+                break;
+            }
+        }
+        char path[4096 + 300];
+        snprintf(path, sizeof path, "%s/%s.npy", a->out_dir, files[i]);
+        if (nc_tensor_save_npy(outs[i], path) != NC_OK)
+            rc = cli_fail_lib();
+        else
+            printf("wrote %s\n", path);
+    }
+    free(files);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != CLI_OK) {
+        free(a.inputs);
+        return rc < 0 ? CLI_OK : rc;
+    }
+    nc_model *m = NULL;
+    nc_session *sess = NULL;
+    nc_tensor_info *infos = NULL;
+    nc_tensor **ins = NULL, **outs = NULL;
+    const char **in_names = NULL;
+    int n_in = 0, n_out = 0;
+
+    double t0 = now_ms();
+    if (nc_model_load_file(a.model, NULL, &m) != NC_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    double t_load = now_ms() - t0;
+    n_in = nc_model_num_inputs(m);
+    n_out = nc_model_num_outputs(m);
+    infos = calloc((size_t)n_in + 1, sizeof *infos);
+    ins = calloc((size_t)n_in + 1, sizeof *ins);
+    in_names = calloc((size_t)n_in + 1, sizeof *in_names);
+    outs = calloc((size_t)n_out + 1, sizeof *outs);
+    if (!infos || !ins || !in_names || !outs) {
+        rc = cli_fail("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_in; i++) {
+        if (nc_model_input_info(m, i, &infos[i]) != NC_OK) {
+            rc = cli_fail_lib();
+            goto done;
+        }
+        in_names[i] = infos[i].name;
+    }
+    for (int i = 0; i < a.n_inputs; i++)
+        if ((rc = load_input(a.inputs[i], infos, n_in, ins)) != CLI_OK) goto done;
+    uint64_t rng = a.seed;
+    for (int i = 0; i < n_in; i++) {
+        if (ins[i]) continue;
+        if (!a.random) {
+            char shp[256];
+            rc = cli_fail("input '%s' (%s %s) is not given; use --input %s=FILE or --random",
+                          infos[i].name, cli_dtype_name(infos[i].dtype),
+                          cli_shape_str(&infos[i], shp, sizeof shp), infos[i].name);
+            goto done;
+        }
+        if ((rc = make_random(&infos[i], &a, &rng, &ins[i])) != CLI_OK) goto done;
+    }
+    for (int b = 0; b < a.n_dims; b++)
+        if (!a.dims[b].used)
+            fprintf(stderr, "ncore: warning: --dim %s matches no unknown dimension of a "
+                            "random input\n", a.dims[b].name);
+    for (int b = 0; b < a.n_shapes; b++)
+        if (!a.shapes[b].used)
+            fprintf(stderr, "ncore: warning: --shape %s matches no random input\n",
+                    a.shapes[b].name);
+
+    nc_session_options so = {.device = a.device, .threads = a.threads};
+    if (nc_session_create(m, &so, &sess) != NC_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    t0 = now_ms();
+    if (nc_session_run(sess, n_in, in_names, ins, n_out, NULL, outs) != NC_OK) {
+        rc = cli_fail("%s", nc_session_last_error(sess));
+        if (a.defaulted)
+            fputs("ncore: note: --random made unknown dimensions 1; set them with --dim "
+                  "NAME=VALUE or --shape INPUT=D0,D1,...\n",
+                  stderr);
+        goto done;
+    }
+    double t_run = now_ms() - t0;
+
+    for (int i = 0; i < n_in; i++) {
+        char label[600];
+        snprintf(label, sizeof label, "input '%s'", infos[i].name);
+        summarize(label, ins[i]);
+    }
+    for (int i = 0; i < n_out; i++) {
+        nc_tensor_info ti;
+        if (nc_model_output_info(m, i, &ti) != NC_OK) {
+            rc = cli_fail_lib();
+            goto done;
+        }
+        char label[600];
+        snprintf(label, sizeof label, "output '%s'", ti.name);
+        summarize(label, outs[i]);
+    }
+    if (a.out_dir && (rc = write_outputs(&a, m, outs, n_out)) != CLI_OK) goto done;
+    printf("time: load %.3f ms, run %.3f ms\n", t_load, t_run);
+    rc = CLI_OK;
+
+done:
+    if (ins)
+        for (int i = 0; i < n_in; i++) nc_tensor_free(ins[i]);
+    if (outs)
+        for (int i = 0; i < n_out; i++) nc_tensor_free(outs[i]);
+    free(ins);
+    free(outs);
+    free(in_names);
+    free(infos);
+    free(a.inputs);
+    nc_session_free(sess);
+    nc_model_free(m);
+    return rc;
+}
