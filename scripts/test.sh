@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 preset=${1:-dev}
 
 bash scripts/setup.sh
+# Models and the ONNX Runtime oracle first: CMake builds tools/ortref only
+# when the ORT header is in the cache at configure time.
+bash scripts/fetch_models.sh
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
-[ -x scripts/fetch_models.sh ] && bash scripts/fetch_models.sh
 ctest --preset "$preset" -j2

@@ -1,16 +1,19 @@
 /* model_test — every real model runs in ncore and matches ONNX Runtime.
  *
- *   model_test --spec models.txt [--cache DIR] [--only CASE] [--threads N]
+ *   model_test --spec models.txt --lock scripts/models.lock [--cache DIR]
+ *              [--only CASE[,CASE...]] [--threads N]
  *
  * For each case of the spec (see models.txt), the expected outputs come from
- * ONNX Runtime (tools/ortref, in process) and are cached with their inputs
- * under CACHE/expected/<model>/<case>-<key>/, the key hashing the model's and
- * ORT's sha256 (from scripts/models.lock), the case's spec line and the input
- * generator's version, so reruns do not need ORT at all. ncore then runs in a
- * child process (a crash or hang in one model is that model's FAIL, not the
- * end of the report). One line per case, then `models: N passed, N failed`.
- * Exit 0 only if every case passed. */
-#include <ctype.h>
+ * ONNX Runtime (tools/ortref, in process, one thread) and are cached with
+ * their inputs under CACHE/expected/<model>/<case>-<key>/, the key hashing
+ * the model's and ORT's sha256 (from scripts/models.lock; a model not in it
+ * by content), the case's spec line, the WAV's samples and the input
+ * generator's version, so reruns do not need ORT at all; results under an
+ * outdated key are deleted. ncore then runs in a child process (a crash or
+ * hang in one model is that model's FAIL, not the end of the report). One
+ * line per case, then `models: N passed, N failed`. Exit 0 only if every
+ * case passed. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -487,6 +490,7 @@ static int elem(const nc_tensor *t, int64_t i, double *v) {
 typedef struct {
     double max_abs, max_rel; /* max_rel: |got-want| / max(|want|, atol) */
     double worst;            /* max |got-want| / (atol + rtol*|want|): PASS iff <= 1 */
+    double scale;            /* max |want| */
     int64_t n_bad, first_bad;
     double bad_got, bad_want;
 } cmp_result;
@@ -514,6 +518,7 @@ static int compare(const char *what, const nc_tensor *got, const nc_tensor *want
         if (elem(got, i, &a) || elem(want, i, &e))
             return fail("%s: cannot compare dtype %s", what, nc_dtype_name(nc_tensor_dtype(want)));
         if (isnan(a) && isnan(e)) continue;
+        if (fabs(e) > r->scale) r->scale = fabs(e);
         double ad = isnan(a) || isnan(e) ? INFINITY : a == e ? 0 : fabs(a - e);
         /* Relative to atol at least: a value that is nearly zero from
          * cancellation says nothing about relative accuracy. */
@@ -999,12 +1004,13 @@ static int child_case(const ctx_t *cx, const case_spec *c, const char *dir, nc_t
     if (!bad) rc = r.n_bad ? -1 : 0;
 report:
     if (rc == 0)
-        printf("PASS  %-24s max_abs %-9.3g max_rel %-9.3g worst %.2f of tol (rtol %g atol %g; ncore %.2f s)%s\n",
-               c->name, r.max_abs, r.max_rel, r.worst, c->rtol, c->atol, dt, detail);
+        printf("PASS  %-24s max_abs %-9.3g max_rel %-9.3g worst %.2f of tol (rtol %g atol %g; |ort| <= %.3g; "
+               "ncore %.2f s)%s\n",
+               c->name, r.max_abs, r.max_rel, r.worst, c->rtol, c->atol, r.scale, dt, detail);
     else if (r.n_bad)
-        printf("FAIL  %-24s max_abs %-9.3g max_rel %-9.3g worst %.2f of tol (rtol %g atol %g): %" PRId64
+        printf("FAIL  %-24s max_abs %-9.3g max_rel %-9.3g worst %.2f of tol (rtol %g atol %g; |ort| <= %.3g): %" PRId64
                " elements out; first: %s\n",
-               c->name, r.max_abs, r.max_rel, r.worst, c->rtol, c->atol, r.n_bad, g_err);
+               c->name, r.max_abs, r.max_rel, r.worst, c->rtol, c->atol, r.scale, r.n_bad, g_err);
     else
         printf("FAIL  %-24s %s\n", c->name, g_err);
     fflush(stdout);
@@ -1012,6 +1018,42 @@ report:
     if (opened) eng_close(&e);
     set_free(&want); /* got.in aliases want.in */
     return rc;
+}
+
+/* Remove the case's cached results under other keys (an edited spec line, a
+ * new model or ORT): siblings named "<case>-<16 hex digits>" holding only
+ * in_N.npy, out_N.npy and manifest files. */
+static void prune_stale(const char *dir) {
+    char parent[4096], path[8300], file[8600];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return;
+    *slash = '\0';
+    const char *self = slash + 1;
+    size_t plen = strlen(self) - 16; /* "<case>-" */
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (strlen(n) != strlen(self) || strncmp(n, self, plen) || !strcmp(n, self) ||
+            strspn(n + plen, "0123456789abcdef") != 16)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", parent, n);
+        DIR *sd = opendir(path);
+        if (!sd) continue;
+        struct dirent *fe;
+        while ((fe = readdir(sd))) {
+            const char *f = fe->d_name;
+            if (!strncmp(f, "in_", 3) || !strncmp(f, "out_", 4) || !strncmp(f, "manifest.", 9)) {
+                snprintf(file, sizeof file, "%s/%s", path, f);
+                unlink(file);
+            }
+        }
+        closedir(sd);
+        rmdir(path); /* fails, harmlessly, if anything else is inside */
+    }
+    closedir(d);
 }
 
 static int run_case(const ctx_t *cx, const case_spec *c) {
@@ -1034,6 +1076,7 @@ static int run_case(const ctx_t *cx, const case_spec *c) {
     }
     if (case_dir(cx, c, extra, dir, sizeof dir)) goto report;
     snprintf(manifest, sizeof manifest, "%s/manifest.txt", dir);
+    prune_stale(dir);
     if (!file_exists(manifest) && make_expected(cx, c, audio, dir)) {
         char e[sizeof g_err];
         snprintf(e, sizeof e, "%s", g_err);

@@ -1,4 +1,5 @@
 /* ir/: value table, topological sort, cycle and dangling-name detection. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"

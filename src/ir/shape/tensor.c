@@ -76,11 +76,16 @@ static void set_out(ir_tinfo *o, nc_dtype dt, int ndim, const int64_t *dims) {
     for (int d = 0; d < NC_MAX_DIMS; d++) o->dims[d] = (ndim > 0 && d < ndim && dims) ? dims[d] : -1;
 }
 
-/* Product of dims, -1 if any is unknown. */
+#define NC_SHAPE_LIMIT (INT64_C(1) << 62)
+
+/* Product of dims, -1 if any is unknown or it exceeds 2^62. */
 static int64_t prod_dims(int n, const int64_t *d) {
     int64_t p = 1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         if (d[i] < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        if (d[i] == 0) return 0;
+        if (d[i] > NC_SHAPE_LIMIT / p) return -1;
         p *= d[i];
     }
     return p;
@@ -197,7 +202,7 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
             if (infer >= 0) return nerr(c->node, NC_ERR_SHAPE, "shape has more than one -1");
             infer = i;
             dims[i] = -1;
-        } else if (v < -1) {
+        } else if (v < -1 || v > NC_SHAPE_LIMIT) {
             return nerr(c->node, NC_ERR_SHAPE, "shape entry %d is %lld", i, (long long)v);
         } else if (v == 0 && !allowzero) {
             if (x->ndim >= 0 && i >= x->ndim)
@@ -218,6 +223,8 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
     for (int i = 0; i < k; i++) {
         if (i == infer) continue;
         if (dims[i] < 0) rest_known = false;
+        else if (dims[i] > 0 && rest > NC_SHAPE_LIMIT / dims[i])
+            return nerr(c->node, NC_ERR_LIMIT, "shape has more than 2^62 elements");
         else rest *= dims[i];
     }
     if (infer >= 0) {
@@ -263,6 +270,8 @@ nc_status ncshape_tensor_squeeze(ir_infer_ctx *c) {
     NCB_TRY(read_axes(c, 13, axes, &k, &known));
     ir_tinfo *o = &c->out[0];
     int r = x->ndim;
+    if (r >= 0 && k > r)
+        return nerr(c->node, NC_ERR_INVALID_MODEL, "%lld axes for rank %d", (long long)k, r);
     if (r < 0 || !known) {
         set_out(o, x->dtype, (r >= 0 && k > 0) ? r - (int)k : -1, NULL);
         return NC_OK;
@@ -444,7 +453,11 @@ nc_status ncshape_tensor_split(ir_infer_ctx *c) {
     int64_t dim = x->dims[axis];
     if (ns >= 0) {
         int64_t sum = 0;
-        for (int64_t i = 0; i < ns; i++) sum += sizes[i];
+        for (int64_t i = 0; i < ns; i++) {
+            if (sizes[i] > (INT64_C(1) << 62) - sum)
+                return nerr(c->node, NC_ERR_SHAPE, "split sizes are too large");
+            sum += sizes[i];
+        }
         if (dim >= 0 && sum != dim)
             return nerr(c->node, NC_ERR_SHAPE, "split sizes add up to %lld, axis %d has %lld",
                         (long long)sum, axis, (long long)dim);
