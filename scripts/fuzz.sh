@@ -32,5 +32,5 @@ if [ -d "$cache" ]; then
 fi
 echo "fuzz: seed corpus of $n models, running for ${secs}s"
 mkdir -p build/fuzz/artifacts
-exec build/fuzz/fuzz_onnx_import -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+build/fuzz/fuzz_onnx_import -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len=$max_seed -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "$corpus"

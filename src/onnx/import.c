@@ -19,7 +19,8 @@
 
 #define MIN_IR_VERSION 3
 #define MAX_IR_VERSION 10
-#define MIN_OPSET 7
+/* Older opsets load when every node resolves in the registry at its version. */
+#define MIN_OPSET 1
 #define MAX_OPSET 21
 
 typedef struct importer {
@@ -337,6 +338,9 @@ static nc_status resolve_op(const ir_model *m, const char *name, const char *op,
 
 static nc_status check_arity(const ir_opdef *def, const char *name, const char *op,
                              const Onnx__NodeProto *np) {
+    if (np->n_input > 65536 || np->n_output > 65536)
+        return ncb_err(NC_ERR_LIMIT, "node '%s' (%s) has %zu inputs and %zu outputs, too many",
+                       name, op, np->n_input, np->n_output);
     int n_in = (int)np->n_input, n_out = (int)np->n_output;
     if (n_in < def->min_in || (def->max_in >= 0 && n_in > def->max_in)) {
         if (def->max_in < 0)
@@ -356,6 +360,11 @@ static nc_status check_arity(const ir_opdef *def, const char *name, const char *
         return ncb_err(NC_ERR_INVALID_MODEL, "node '%s' (%s) has %d outputs; %s gives %d to %d",
                        name, op, n_out, op, def->min_out, def->max_out);
     }
+    /* Kernels may write required outputs without checking for NULL. */
+    for (int i = 0; i < def->min_out; i++)
+        if (!np->output[i] || !*np->output[i])
+            return ncb_err(NC_ERR_INVALID_MODEL, "node '%s' (%s): required output %d is empty",
+                           name, op, i);
     return NC_OK;
 }
 

@@ -50,6 +50,15 @@ static void test_valid_small_model(void) {
     ob_free_all();
 }
 
+static void test_empty_required_output(void) {
+    size_t len;
+    Onnx__ModelProto *m = small_model();
+    m->graph->node[0]->output[0] = ob_str("");
+    uint8_t *buf = ob_pack(m, &len);
+    EXPECT(buf, len, NULL, NC_ERR_INVALID_MODEL, "add0", "required output 0", NULL);
+    ob_free_all();
+}
+
 static void test_empty_truncated_random(void) {
     EXPECT("", 0, NULL, NC_ERR_PARSE, "empty", NULL, NULL);
     size_t len;
@@ -280,10 +289,12 @@ static void test_versions_and_ops(void) {
     m = small_model();
     m->opset_import[0]->version = 22;
     buf = ob_pack(m, &len);
-    EXPECT(buf, len, NULL, NC_ERR_UNSUPPORTED, "opset 22", "7 to 21", NULL);
+    EXPECT(buf, len, NULL, NC_ERR_UNSUPPORTED, "opset 22", "1 to 21", NULL);
+    /* Opset 6 loads only where every node has a definition at 6; Add does not
+     * (its legacy broadcast attribute). */
     m->opset_import[0]->version = 6;
     buf = ob_pack(m, &len);
-    EXPECT(buf, len, NULL, NC_ERR_UNSUPPORTED, "opset 6", NULL, NULL);
+    EXPECT(buf, len, NULL, NC_ERR_UNSUPPORTED, "add0", "opset 6", NULL);
     m->opset_import[0]->domain = ob_str("com.example");
     buf = ob_pack(m, &len);
     EXPECT(buf, len, NULL, NC_ERR_INVALID_MODEL, "default domain", NULL, NULL);
@@ -426,13 +437,14 @@ static void test_external_data(void) {
 
 /* ---- subgraph recursion ------------------------------------------------- */
 
-/* If nested `depth` deep: each then_branch holds one If; the innermost
- * branches output the outer condition through Identity. */
+/* If nested `depth` deep: each then_branch holds one If, each else_branch
+ * is the leaf graph, which outputs the outer condition through Identity. */
 static Onnx__ModelProto *nested_if(int depth) {
     static const int64_t scalar[1] = {0};
     Onnx__GraphProto *inner = ob_graph("leaf");
     ob_add_node(inner, ob_node("Identity", "leaf_id", "C", NULL, "leaf_out"));
     ob_add_output(inner, ob_vi("leaf_out", ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, 0, scalar));
+    Onnx__GraphProto *leaf = inner;
     for (int i = 0; i < depth; i++) {
         char name[32], out[32];
         snprintf(name, sizeof name, "if_%d", i);
@@ -441,7 +453,7 @@ static Onnx__ModelProto *nested_if(int depth) {
         Onnx__AttributeProto *a = ob_attr(n, "then_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
         a->g = inner;
         a = ob_attr(n, "else_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
-        a->g = inner;
+        a->g = leaf; /* not `inner`: sharing it would double the size per level */
         Onnx__GraphProto *g = ob_graph(name);
         ob_add_node(g, n);
         ob_add_output(g, ob_vi(out, ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, 0, scalar));
@@ -521,6 +533,7 @@ static void test_recursion(void) {
 
 int main(void) {
     test_valid_small_model();
+    test_empty_required_output();
     test_empty_truncated_random();
     test_bad_initializers();
     test_bad_graphs();

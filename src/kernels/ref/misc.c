@@ -196,6 +196,7 @@ nc_status nckern_misc_quantize(const nc_kctx *ctx) {
                 float xv = (float)ncb_load_f64(x->dtype, x->data, e);
                 double zp = z ? (double)ncb_load_i64(z->dtype, z->data, p) : 0.0;
                 double v = (double)nearbyintf(xv / sc) + zp; /* ties to even */
+                if (v != v) v = 0; /* 0/0 scale: casting NaN would be undefined */
                 v = v < lo ? lo : v > hi ? hi : v;
                 ncb_store_i64(y->dtype, y->data, e, (int64_t)v);
             }
@@ -222,6 +223,10 @@ nc_status nckern_misc_dequantize(const nc_kctx *ctx) {
     return NC_OK;
 }
 
+/* Saturate to [0, 255]; NaN (from inf or NaN inputs) gives 0, since casting
+ * it would be undefined. */
+static uint8_t sat_u8(float v) { return v > 0 ? (uint8_t)(v > 255 ? 255 : v) : 0; }
+
 /* DynamicQuantizeLinear: the range [min(0, min x), max(0, max x)] maps onto
  * [0, 255]; rounding is to nearest even throughout. */
 nc_status nckern_misc_dynquant(const nc_kctx *ctx) {
@@ -235,13 +240,12 @@ nc_status nckern_misc_dynquant(const nc_kctx *ctx) {
     }
     float scale = (hi - lo) / 255.0f;
     float zpf = scale != 0 ? nearbyintf(0.0f - lo / scale) : 0.0f;
-    zpf = zpf < 0 ? 0 : zpf > 255 ? 255 : zpf;
-    uint8_t zp = (uint8_t)zpf;
+    uint8_t zp = sat_u8(zpf);
     if (ctx->out[0]) {
         uint8_t *y = ctx->out[0]->data;
         for (int64_t i = 0; i < n; i++) {
             float v = scale != 0 ? nearbyintf(xv[i] / scale) + zp : (float)zp;
-            y[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            y[i] = sat_u8(v);
         }
     }
     if (ctx->n_out > 1 && ctx->out[1]) *(float *)ctx->out[1]->data = scale;
