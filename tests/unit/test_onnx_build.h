@@ -15,7 +15,7 @@
 static void **ob_ptrs_;
 static size_t ob_n_, ob_cap_;
 
-static void *ob_alloc(size_t n) {
+static inline void *ob_alloc(size_t n) {
     void *p = calloc(1, n ? n : 1);
     if (!p) abort();
     if (ob_n_ == ob_cap_) {
@@ -27,14 +27,14 @@ static void *ob_alloc(size_t n) {
     return p;
 }
 
-static void ob_free_all(void) {
+static inline void ob_free_all(void) {
     for (size_t i = 0; i < ob_n_; i++) free(ob_ptrs_[i]);
     free(ob_ptrs_);
     ob_ptrs_ = NULL;
     ob_n_ = ob_cap_ = 0;
 }
 
-static char *ob_str(const char *s) {
+static inline char *ob_str(const char *s) {
     char *d = ob_alloc(strlen(s) + 1);
     strcpy(d, s);
     return d;
@@ -42,7 +42,7 @@ static char *ob_str(const char *s) {
 
 /* A tensor-typed ValueInfo; nd < 0 leaves the shape out. dims < 0 are
  * written as dim_param "N". */
-static Onnx__ValueInfoProto *ob_vi(const char *name, int elem, int nd, const int64_t *dims) {
+static inline Onnx__ValueInfoProto *ob_vi(const char *name, int elem, int nd, const int64_t *dims) {
     Onnx__ValueInfoProto *v = ob_alloc(sizeof *v);
     onnx__value_info_proto__init(v);
     v->name = ob_str(name);
@@ -77,7 +77,7 @@ static Onnx__ValueInfoProto *ob_vi(const char *name, int elem, int nd, const int
     return v;
 }
 
-static Onnx__TensorProto *ob_tensor(const char *name, int elem, int nd, const int64_t *dims) {
+static inline Onnx__TensorProto *ob_tensor(const char *name, int elem, int nd, const int64_t *dims) {
     Onnx__TensorProto *t = ob_alloc(sizeof *t);
     onnx__tensor_proto__init(t);
     if (name) t->name = ob_str(name);
@@ -90,7 +90,7 @@ static Onnx__TensorProto *ob_tensor(const char *name, int elem, int nd, const in
 }
 
 /* f32 tensor with raw_data (raw != 0) or float_data. */
-static Onnx__TensorProto *ob_tensor_f32(const char *name, int nd, const int64_t *dims,
+static inline Onnx__TensorProto *ob_tensor_f32(const char *name, int nd, const int64_t *dims,
                                         const float *v, int64_t n, int raw) {
     Onnx__TensorProto *t = ob_tensor(name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, nd, dims);
     if (raw) {
@@ -106,7 +106,7 @@ static Onnx__TensorProto *ob_tensor_f32(const char *name, int nd, const int64_t 
     return t;
 }
 
-static Onnx__NodeProto *ob_node(const char *op, const char *name, const char *in0,
+static inline Onnx__NodeProto *ob_node(const char *op, const char *name, const char *in0,
                                 const char *in1, const char *out0) {
     Onnx__NodeProto *n = ob_alloc(sizeof *n);
     onnx__node_proto__init(n);
@@ -121,7 +121,7 @@ static Onnx__NodeProto *ob_node(const char *op, const char *name, const char *in
     return n;
 }
 
-static Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int type) {
+static inline Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int type) {
     Onnx__AttributeProto *a = ob_alloc(sizeof *a);
     onnx__attribute_proto__init(a);
     a->name = ob_str(name);
@@ -131,7 +131,7 @@ static Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int t
     return a;
 }
 
-static Onnx__GraphProto *ob_graph(const char *name) {
+static inline Onnx__GraphProto *ob_graph(const char *name) {
     Onnx__GraphProto *g = ob_alloc(sizeof *g);
     onnx__graph_proto__init(g);
     g->name = ob_str(name);
@@ -143,14 +143,14 @@ static Onnx__GraphProto *ob_graph(const char *name) {
     return g;
 }
 
-static void ob_add_node(Onnx__GraphProto *g, Onnx__NodeProto *n) { g->node[g->n_node++] = n; }
-static void ob_add_input(Onnx__GraphProto *g, Onnx__ValueInfoProto *v) { g->input[g->n_input++] = v; }
-static void ob_add_output(Onnx__GraphProto *g, Onnx__ValueInfoProto *v) { g->output[g->n_output++] = v; }
-static void ob_add_init(Onnx__GraphProto *g, Onnx__TensorProto *t) {
+static inline void ob_add_node(Onnx__GraphProto *g, Onnx__NodeProto *n) { g->node[g->n_node++] = n; }
+static inline void ob_add_input(Onnx__GraphProto *g, Onnx__ValueInfoProto *v) { g->input[g->n_input++] = v; }
+static inline void ob_add_output(Onnx__GraphProto *g, Onnx__ValueInfoProto *v) { g->output[g->n_output++] = v; }
+static inline void ob_add_init(Onnx__GraphProto *g, Onnx__TensorProto *t) {
     g->initializer[g->n_initializer++] = t;
 }
 
-static Onnx__ModelProto *ob_model(int64_t ir, const char *domain, int64_t opset,
+static inline Onnx__ModelProto *ob_model(int64_t ir, const char *domain, int64_t opset,
                                   Onnx__GraphProto *g) {
     Onnx__ModelProto *m = ob_alloc(sizeof *m);
     onnx__model_proto__init(m);
@@ -171,7 +171,7 @@ static Onnx__ModelProto *ob_model(int64_t ir, const char *domain, int64_t opset,
     return m;
 }
 
-static uint8_t *ob_pack(const Onnx__ModelProto *m, size_t *len) {
+static inline uint8_t *ob_pack(const Onnx__ModelProto *m, size_t *len) {
     *len = onnx__model_proto__get_packed_size(m);
     uint8_t *buf = ob_alloc(*len);
     onnx__model_proto__pack(m, buf);
