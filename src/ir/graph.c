@@ -1,5 +1,6 @@
 #include "ir/graph.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,4 +421,13 @@ const ir_graph *ir_attr_graph(const ir_node *n, const char *name) {
 const char *ir_node_desc(const ir_node *n, char *buf, size_t cap) {
     snprintf(buf, cap, "node '%s' (%s)", n->name, n->op_type);
     return buf;
+}
+
+nc_status ir_node_err(const ir_node *n, nc_status s, const char *fmt, ...) {
+    char desc[160], msg[NCB_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ncb_err(s, "%s: %s", ir_node_desc(n, desc, sizeof desc), msg);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "base/tensor.h"
 #include "ncore.h"
 
@@ -147,5 +148,7 @@ const ir_graph *ir_attr_graph(const ir_node *n, const char *name);
 
 /* "node 'conv1' (Conv)" into buf, for messages. */
 const char *ir_node_desc(const ir_node *n, char *buf, size_t cap);
+/* ncb_err with "node 'conv1' (Conv): " in front; returns s. */
+nc_status ir_node_err(const ir_node *n, nc_status s, const char *fmt, ...) NCB_PRINTF(3, 4);
 
 #endif

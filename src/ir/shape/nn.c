@@ -6,7 +6,7 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "ir/registry.h"
-#include "kernels/ref/nn_common.h"
+#include "ir/shape/nn.h"
 
 #define DESC(ctx) ir_node_desc((ctx)->node, nb_, sizeof nb_)
 
@@ -88,7 +88,7 @@ static nc_status conv_common(ir_infer_ctx *ctx, bool transpose) {
     y->dtype = x->dtype != NC_DTYPE_UNDEFINED ? x->dtype : w->dtype;
     if (rank < 0) return NC_OK;
     int nsp = rank - 2;
-    int64_t in_sp[NCK_MAX_SP], w_sp[NCK_MAX_SP];
+    int64_t in_sp[NCS_MAX_SP], w_sp[NCS_MAX_SP];
     for (int i = 0; i < nsp; i++) {
         in_sp[i] = x->ndim >= 0 ? x->dims[2 + i] : -1;
         w_sp[i] = w->ndim >= 0 ? w->dims[2 + i] : -1;
@@ -125,8 +125,8 @@ static nc_status conv_common(ir_infer_ctx *ctx, bool transpose) {
         M = w1 >= 0 ? w1 * group : -1;
     }
     if (ctx->n_in > 2) NCB_TRY(check_vec(ctx, 2, M, "bias B"));
-    nckern_geom g;
-    NCB_TRY(nckern_geom_resolve(ctx->node, transpose ? NCK_GEOM_CONVT : NCK_GEOM_CONV, nsp, in_sp,
+    ncshape_geom g;
+    NCB_TRY(ncshape_geom_resolve(ctx->node, transpose ? NCS_GEOM_CONVT : NCS_GEOM_CONV, nsp, in_sp,
                                 w_sp, &g));
     y->ndim = rank;
     y->dims[0] = x->ndim >= 0 ? x->dims[0] : -1;
@@ -168,10 +168,10 @@ nc_status ncshape_nn_pool(ir_infer_ctx *ctx) {
     if (rank < 0) return NC_OK;
     if (x->ndim < 0 && rank > NC_MAX_DIMS)
         return ncb_err(NC_ERR_UNSUPPORTED, "%s: %d-D pooling is not supported", DESC(ctx), rank);
-    int64_t in_sp[NCK_MAX_SP];
+    int64_t in_sp[NCS_MAX_SP];
     for (int i = 0; i < rank - 2; i++) in_sp[i] = x->ndim >= 0 ? x->dims[2 + i] : -1;
-    nckern_geom g;
-    NCB_TRY(nckern_geom_resolve(ctx->node, NCK_GEOM_POOL, rank - 2, in_sp, NULL, &g));
+    ncshape_geom g;
+    NCB_TRY(ncshape_geom_resolve(ctx->node, NCS_GEOM_POOL, rank - 2, in_sp, NULL, &g));
     for (int o = 0; o < ctx->n_out && o < 2; o++) {
         ir_tinfo *y = &ctx->out[o];
         y->ndim = rank;
@@ -293,11 +293,11 @@ nc_status ncshape_nn_matmul(ir_infer_ctx *ctx) {
 
 nc_status ncshape_nn_einsum(ir_infer_ctx *ctx) {
     char nb_[160];
-    if (ctx->n_in > NCK_EIN_MAX_IN)
+    if (ctx->n_in > NCS_EIN_MAX_IN)
         return ncb_err(NC_ERR_UNSUPPORTED, "%s: %d operands (at most %d supported)", DESC(ctx),
-                       ctx->n_in, NCK_EIN_MAX_IN);
-    int ranks[NCK_EIN_MAX_IN];
-    int64_t dims[NCK_EIN_MAX_IN][NC_MAX_DIMS];
+                       ctx->n_in, NCS_EIN_MAX_IN);
+    int ranks[NCS_EIN_MAX_IN];
+    int64_t dims[NCS_EIN_MAX_IN][NC_MAX_DIMS];
     for (int i = 0; i < ctx->n_in; i++) {
         NCB_TRY(check_dtype(ctx, i, einsum_dtype_ok, "a numeric type"));
         NCB_TRY(same_dtype(ctx, 0, i));
@@ -306,8 +306,8 @@ nc_status ncshape_nn_einsum(ir_infer_ctx *ctx) {
         ranks[i] = ctx->in[i].ndim;
         memcpy(dims[i], ctx->in[i].dims, sizeof dims[i]);
     }
-    nckern_einsum e;
-    NCB_TRY(nckern_einsum_parse(ctx->node, ctx->n_in, ranks, (const int64_t(*)[NC_MAX_DIMS])dims, &e));
+    ncshape_einsum e;
+    NCB_TRY(ncshape_einsum_parse(ctx->node, ctx->n_in, ranks, (const int64_t(*)[NC_MAX_DIMS])dims, &e));
     ir_tinfo *y = &ctx->out[0];
     y->dtype = ctx->in[0].dtype;
     if (e.out_rank < 0) return NC_OK;

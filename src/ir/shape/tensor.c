@@ -11,20 +11,13 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "ir/registry.h"
-#include "kernels/ref/tensor_plan.h"
+#include "ir/shape/tensor.h"
+
+/* Room for axis lists longer than any valid rank, so that they are refused
+ * with a message rather than truncated. */
+#define MAX_AXES_LIST (2 * NC_MAX_DIMS)
 
 /* ---- helpers ---------------------------------------------------------- */
-
-/* ncb_err with "node 'x' (Op): " in front. */
-static nc_status nerr(const ir_node *n, nc_status s, const char *fmt, ...) NCB_PRINTF(3, 4);
-static nc_status nerr(const ir_node *n, nc_status s, const char *fmt, ...) {
-    char desc[160], msg[NCB_ERRMSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ncb_err(s, "%s: %s", ir_node_desc(n, desc, sizeof desc), msg);
-}
 
 static bool has_in(const ir_infer_ctx *c, int i) { return i < c->n_in && c->in[i].present; }
 
@@ -33,8 +26,8 @@ static nc_status check_data(const ir_infer_ctx *c, int i) {
     nc_dtype t = c->in[i].dtype;
     if (t == NC_DTYPE_UNDEFINED || ncb_dtype_is_numeric(t)) return NC_OK;
     if (t == NC_DTYPE_STRING)
-        return nerr(c->node, NC_ERR_UNSUPPORTED, "input %d: string tensors are not supported", i);
-    return nerr(c->node, NC_ERR_DTYPE, "input %d: unsupported type %s", i, ncb_dtype_onnx_name(t));
+        return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "input %d: string tensors are not supported", i);
+    return ir_node_err(c->node, NC_ERR_DTYPE, "input %d: unsupported type %s", i, ncb_dtype_onnx_name(t));
 }
 
 static bool is_index_type(nc_dtype t) { return t == NC_DTYPE_I32 || t == NC_DTYPE_I64; }
@@ -43,7 +36,7 @@ static bool is_index_type(nc_dtype t) { return t == NC_DTYPE_I32 || t == NC_DTYP
 static nc_status check_index(const ir_infer_ctx *c, int i, const char *what) {
     nc_dtype t = c->in[i].dtype;
     if (t == NC_DTYPE_UNDEFINED || is_index_type(t)) return NC_OK;
-    return nerr(c->node, NC_ERR_DTYPE, "input %d (%s) must be int32 or int64, not %s", i, what,
+    return ir_node_err(c->node, NC_ERR_DTYPE, "input %d (%s) must be int32 or int64, not %s", i, what,
                 ncb_dtype_onnx_name(t));
 }
 
@@ -51,12 +44,12 @@ static nc_status check_index(const ir_infer_ctx *c, int i, const char *what) {
 static nc_status read_ints(const ir_node *n, const nc_tensor *t, const char *what, int64_t *vals,
                            int64_t cap, int64_t *count) {
     if (!is_index_type(t->dtype))
-        return nerr(n, NC_ERR_DTYPE, "%s must be int32 or int64, not %s", what,
+        return ir_node_err(n, NC_ERR_DTYPE, "%s must be int32 or int64, not %s", what,
                     ncb_dtype_onnx_name(t->dtype));
-    if (t->ndim > 1) return nerr(n, NC_ERR_SHAPE, "%s must be 1-D, has rank %d", what, t->ndim);
+    if (t->ndim > 1) return ir_node_err(n, NC_ERR_SHAPE, "%s must be 1-D, has rank %d", what, t->ndim);
     int64_t k = ncb_shape_numel(t->ndim, t->dims);
     if (k < 0 || k > cap)
-        return nerr(n, NC_ERR_SHAPE, "%s has %lld elements, at most %lld allowed", what,
+        return ir_node_err(n, NC_ERR_SHAPE, "%s has %lld elements, at most %lld allowed", what,
                     (long long)k, (long long)cap);
     for (int64_t i = 0; i < k; i++) vals[i] = ncb_load_i64(t->dtype, t->data, i);
     *count = k;
@@ -95,13 +88,13 @@ static int64_t prod_dims(int n, const int64_t *d) {
  * non-negative and the element count representable. */
 static nc_status check_built_shape(const ir_node *n, int ndim, const int64_t *dims) {
     for (int i = 0; i < ndim; i++)
-        if (dims[i] < -1) return nerr(n, NC_ERR_SHAPE, "output dimension %d is negative (%lld)", i,
+        if (dims[i] < -1) return ir_node_err(n, NC_ERR_SHAPE, "output dimension %d is negative (%lld)", i,
                                       (long long)dims[i]);
     int64_t p = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] <= 0) continue;
         if (dims[i] > (INT64_C(1) << 62) / p)
-            return nerr(n, NC_ERR_LIMIT, "output shape has more than 2^62 elements");
+            return ir_node_err(n, NC_ERR_LIMIT, "output shape has more than 2^62 elements");
         p *= dims[i];
     }
     return NC_OK;
@@ -118,7 +111,7 @@ static nc_status read_axes(const ir_infer_ctx *c, int input_from, int64_t *axes,
         const int64_t *v;
         int64_t k = ir_attr_ints(c->node, "axes", &v);
         if (k < 0) return NC_OK;
-        if (k > NCK_COPY_MAX_DIMS) return nerr(c->node, NC_ERR_SHAPE, "attribute axes has %lld entries", (long long)k);
+        if (k > MAX_AXES_LIST) return ir_node_err(c->node, NC_ERR_SHAPE, "attribute axes has %lld entries", (long long)k);
         memcpy(axes, v, (size_t)k * sizeof *v);
         *count = k;
         return NC_OK;
@@ -130,16 +123,16 @@ static nc_status read_axes(const ir_infer_ctx *c, int input_from, int64_t *axes,
         *count = len_1d(&c->in[1]);
         return NC_OK;
     }
-    return read_ints(c->node, c->in[1].value, "input 1 (axes)", axes, NCK_COPY_MAX_DIMS, count);
+    return read_ints(c->node, c->in[1].value, "input 1 (axes)", axes, MAX_AXES_LIST, count);
 }
 
 /* Normalise axes against rank, rejecting duplicates. */
 static nc_status norm_axes(const ir_node *n, int64_t *axes, int64_t count, int rank) {
-    bool seen[NCK_COPY_MAX_DIMS + 1] = {false};
+    bool seen[MAX_AXES_LIST + 1] = {false};
     for (int64_t i = 0; i < count; i++) {
         int a;
         NCB_TRY(ir_norm_axis(n, axes[i], rank, &a));
-        if (seen[a]) return nerr(n, NC_ERR_INVALID_MODEL, "axis %lld is repeated", (long long)axes[i]);
+        if (seen[a]) return ir_node_err(n, NC_ERR_INVALID_MODEL, "axis %lld is repeated", (long long)axes[i]);
         seen[a] = true;
         axes[i] = a;
     }
@@ -187,7 +180,7 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
     ir_tinfo *o = &c->out[0];
     if (!sh->value) {
         int64_t k = len_1d(sh);
-        if (k > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)k, NC_MAX_DIMS);
+        if (k > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)k, NC_MAX_DIMS);
         set_out(o, x->dtype, (int)k, NULL);
         return NC_OK;
     }
@@ -199,14 +192,14 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
     for (int i = 0; i < k; i++) {
         int64_t v = shape[i];
         if (v == -1) {
-            if (infer >= 0) return nerr(c->node, NC_ERR_SHAPE, "shape has more than one -1");
+            if (infer >= 0) return ir_node_err(c->node, NC_ERR_SHAPE, "shape has more than one -1");
             infer = i;
             dims[i] = -1;
         } else if (v < -1 || v > NC_SHAPE_LIMIT) {
-            return nerr(c->node, NC_ERR_SHAPE, "shape entry %d is %lld", i, (long long)v);
+            return ir_node_err(c->node, NC_ERR_SHAPE, "shape entry %d is %lld", i, (long long)v);
         } else if (v == 0 && !allowzero) {
             if (x->ndim >= 0 && i >= x->ndim)
-                return nerr(c->node, NC_ERR_SHAPE,
+                return ir_node_err(c->node, NC_ERR_SHAPE,
                             "shape entry %d is 0 (copy) but the input has rank %d", i, x->ndim);
             dims[i] = x->ndim >= 0 ? x->dims[i] : -1;
         } else {
@@ -216,7 +209,7 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
     if (allowzero && infer >= 0)
         for (int i = 0; i < k; i++)
             if (shape[i] == 0)
-                return nerr(c->node, NC_ERR_SHAPE, "allowzero shape has both 0 and -1");
+                return ir_node_err(c->node, NC_ERR_SHAPE, "allowzero shape has both 0 and -1");
     int64_t total = x->ndim >= 0 ? prod_dims(x->ndim, x->dims) : -1;
     int64_t rest = 1;
     bool rest_known = true;
@@ -224,19 +217,19 @@ nc_status ncshape_tensor_reshape(ir_infer_ctx *c) {
         if (i == infer) continue;
         if (dims[i] < 0) rest_known = false;
         else if (dims[i] > 0 && rest > NC_SHAPE_LIMIT / dims[i])
-            return nerr(c->node, NC_ERR_LIMIT, "shape has more than 2^62 elements");
+            return ir_node_err(c->node, NC_ERR_LIMIT, "shape has more than 2^62 elements");
         else rest *= dims[i];
     }
     if (infer >= 0) {
         if (total >= 0 && rest_known) {
             if (rest == 0 || total % rest != 0)
-                return nerr(c->node, NC_ERR_SHAPE, "cannot infer -1: %lld elements into blocks of %lld",
+                return ir_node_err(c->node, NC_ERR_SHAPE, "cannot infer -1: %lld elements into blocks of %lld",
                             (long long)total, (long long)rest);
             dims[infer] = total / rest;
         }
     } else if (total >= 0 && rest_known && rest != total) {
         char a[128], b[128];
-        return nerr(c->node, NC_ERR_SHAPE, "cannot reshape %s into %s",
+        return ir_node_err(c->node, NC_ERR_SHAPE, "cannot reshape %s into %s",
                     ncb_shape_str(x->ndim, x->dims, a, sizeof a),
                     ncb_shape_str((int)k, dims, b, sizeof b));
     }
@@ -253,7 +246,7 @@ nc_status ncshape_tensor_flatten(ir_infer_ctx *c) {
         int64_t axis = ir_attr_int(c->node, "axis", 1);
         if (axis < 0) axis += r;
         if (axis < 0 || axis > r)
-            return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute axis %lld is out of range for rank %d",
+            return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute axis %lld is out of range for rank %d",
                         (long long)ir_attr_int(c->node, "axis", 1), r);
         dims[0] = prod_dims((int)axis, x->dims);
         dims[1] = prod_dims(r - (int)axis, x->dims + axis);
@@ -265,13 +258,13 @@ nc_status ncshape_tensor_flatten(ir_infer_ctx *c) {
 nc_status ncshape_tensor_squeeze(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0];
     NCB_TRY(check_data(c, 0));
-    int64_t axes[NCK_COPY_MAX_DIMS], k;
+    int64_t axes[MAX_AXES_LIST], k;
     bool known;
     NCB_TRY(read_axes(c, 13, axes, &k, &known));
     ir_tinfo *o = &c->out[0];
     int r = x->ndim;
     if (r >= 0 && k > r)
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "%lld axes for rank %d", (long long)k, r);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "%lld axes for rank %d", (long long)k, r);
     if (r < 0 || !known) {
         set_out(o, x->dtype, (r >= 0 && k > 0) ? r - (int)k : -1, NULL);
         return NC_OK;
@@ -292,7 +285,7 @@ nc_status ncshape_tensor_squeeze(ir_infer_ctx *c) {
         for (int64_t i = 0; i < k; i++) {
             int64_t d = x->dims[axes[i]];
             if (d >= 0 && d != 1)
-                return nerr(c->node, NC_ERR_SHAPE, "cannot squeeze axis %lld of size %lld",
+                return ir_node_err(c->node, NC_ERR_SHAPE, "cannot squeeze axis %lld of size %lld",
                             (long long)axes[i], (long long)d);
             drop[axes[i]] = true;
         }
@@ -306,14 +299,14 @@ nc_status ncshape_tensor_squeeze(ir_infer_ctx *c) {
 nc_status ncshape_tensor_unsqueeze(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0];
     NCB_TRY(check_data(c, 0));
-    int64_t axes[NCK_COPY_MAX_DIMS], k;
+    int64_t axes[MAX_AXES_LIST], k;
     bool known;
     NCB_TRY(read_axes(c, 13, axes, &k, &known));
-    if (known && k < 0) return nerr(c->node, NC_ERR_INVALID_MODEL, "axes are required");
+    if (known && k < 0) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "axes are required");
     ir_tinfo *o = &c->out[0];
     int r = x->ndim;
     int64_t nr = (r >= 0 && k >= 0) ? r + k : -1;
-    if (nr > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)nr, NC_MAX_DIMS);
+    if (nr > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)nr, NC_MAX_DIMS);
     if (nr < 0 || !known) {
         set_out(o, x->dtype, (int)nr, NULL);
         return NC_OK;
@@ -341,11 +334,11 @@ nc_status ncshape_tensor_transpose(ir_infer_ctx *c) {
     }
     int64_t dims[NC_MAX_DIMS];
     if (k >= 0) {
-        if (k != r) return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute perm has %lld entries for rank %d", (long long)k, r);
+        if (k != r) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute perm has %lld entries for rank %d", (long long)k, r);
         bool seen[NC_MAX_DIMS] = {false};
         for (int i = 0; i < r; i++) {
             if (perm[i] < 0 || perm[i] >= r || seen[perm[i]])
-                return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute perm is not a permutation of 0..%d", r - 1);
+                return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute perm is not a permutation of 0..%d", r - 1);
             seen[perm[i]] = true;
             dims[i] = x->dims[perm[i]];
         }
@@ -358,23 +351,23 @@ nc_status ncshape_tensor_transpose(ir_infer_ctx *c) {
 
 nc_status ncshape_tensor_concat(ir_infer_ctx *c) {
     const ir_attr *ax = ir_attr_find(c->node, "axis");
-    if (!ax) return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute axis is required");
+    if (!ax) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute axis is required");
     nc_dtype dt = NC_DTYPE_UNDEFINED;
     int r = -1;
     for (int i = 0; i < c->n_in; i++) {
-        if (!c->in[i].present) return nerr(c->node, NC_ERR_INVALID_MODEL, "input %d is missing", i);
+        if (!c->in[i].present) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "input %d is missing", i);
         NCB_TRY(check_data(c, i));
         nc_dtype t = c->in[i].dtype;
         if (t != NC_DTYPE_UNDEFINED) {
             if (dt != NC_DTYPE_UNDEFINED && t != dt)
-                return nerr(c->node, NC_ERR_DTYPE, "input %d is %s, input 0 is %s", i,
+                return ir_node_err(c->node, NC_ERR_DTYPE, "input %d is %s, input 0 is %s", i,
                             ncb_dtype_onnx_name(t), ncb_dtype_onnx_name(dt));
             dt = t;
         }
         int ri = c->in[i].ndim;
         if (ri >= 0) {
             if (r >= 0 && ri != r)
-                return nerr(c->node, NC_ERR_SHAPE, "input %d has rank %d, others %d", i, ri, r);
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input %d has rank %d, others %d", i, ri, r);
             r = ri;
         }
     }
@@ -382,7 +375,7 @@ nc_status ncshape_tensor_concat(ir_infer_ctx *c) {
         set_out(&c->out[0], dt, -1, NULL);
         return NC_OK;
     }
-    if (r == 0) return nerr(c->node, NC_ERR_SHAPE, "cannot concatenate scalars");
+    if (r == 0) return ir_node_err(c->node, NC_ERR_SHAPE, "cannot concatenate scalars");
     int axis;
     NCB_TRY(ir_norm_axis(c->node, ax->i, r, &axis));
     int64_t dims[NC_MAX_DIMS];
@@ -400,7 +393,7 @@ nc_status ncshape_tensor_concat(ir_infer_ctx *c) {
                 else dims[axis] += v;
             } else if (v >= 0) {
                 if (dims[d] >= 0 && dims[d] != v)
-                    return nerr(c->node, NC_ERR_SHAPE, "input %d has dimension %d of %lld, expected %lld",
+                    return ir_node_err(c->node, NC_ERR_SHAPE, "input %d has dimension %d of %lld, expected %lld",
                                 i, d, (long long)v, (long long)dims[d]);
                 dims[d] = v;
             }
@@ -415,15 +408,15 @@ nc_status ncshape_tensor_split(ir_infer_ctx *c) {
     NCB_TRY(check_data(c, 0));
     int nout = c->n_out;
     int64_t sizes[256];
-    if (nout > 256) return nerr(c->node, NC_ERR_UNSUPPORTED, "%d outputs, at most 256", nout);
+    if (nout > 256) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "%d outputs, at most 256", nout);
     for (int o = 0; o < nout; o++) /* the kernel places each output by the sizes of those before */
-        if (!c->out[o].present) return nerr(c->node, NC_ERR_INVALID_MODEL, "output %d is omitted", o);
+        if (!c->out[o].present) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "output %d is omitted", o);
     int64_t ns = -1;       /* number of explicit sizes, -1 if none */
     bool sizes_known = true;
     if (c->opset < 13) {
         const int64_t *v;
         ns = ir_attr_ints(c->node, "split", &v);
-        if (ns > 256) return nerr(c->node, NC_ERR_UNSUPPORTED, "attribute split has %lld entries", (long long)ns);
+        if (ns > 256) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "attribute split has %lld entries", (long long)ns);
         if (ns >= 0) memcpy(sizes, v, (size_t)ns * sizeof *v);
     } else if (has_in(c, 1)) {
         NCB_TRY(check_index(c, 1, "split"));
@@ -435,14 +428,14 @@ nc_status ncshape_tensor_split(ir_infer_ctx *c) {
     }
     const ir_attr *num = c->opset >= 18 ? ir_attr_find(c->node, "num_outputs") : NULL;
     if (num && (ns >= 0 || !sizes_known))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "give either split or num_outputs, not both");
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "give either split or num_outputs, not both");
     if (num && num->i != nout)
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "num_outputs is %lld but the node has %d outputs",
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "num_outputs is %lld but the node has %d outputs",
                     (long long)num->i, nout);
     if (ns >= 0 && ns != nout)
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "split has %lld sizes for %d outputs", (long long)ns, nout);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "split has %lld sizes for %d outputs", (long long)ns, nout);
     for (int64_t i = 0; i < ns; i++)
-        if (sizes[i] < 0) return nerr(c->node, NC_ERR_SHAPE, "split size %lld is negative", (long long)i);
+        if (sizes[i] < 0) return ir_node_err(c->node, NC_ERR_SHAPE, "split size %lld is negative", (long long)i);
     int r = x->ndim;
     if (r < 0) {
         for (int o = 0; o < nout; o++) set_out(&c->out[o], x->dtype, -1, NULL);
@@ -455,11 +448,11 @@ nc_status ncshape_tensor_split(ir_infer_ctx *c) {
         int64_t sum = 0;
         for (int64_t i = 0; i < ns; i++) {
             if (sizes[i] > (INT64_C(1) << 62) - sum)
-                return nerr(c->node, NC_ERR_SHAPE, "split sizes are too large");
+                return ir_node_err(c->node, NC_ERR_SHAPE, "split sizes are too large");
             sum += sizes[i];
         }
         if (dim >= 0 && sum != dim)
-            return nerr(c->node, NC_ERR_SHAPE, "split sizes add up to %lld, axis %d has %lld",
+            return ir_node_err(c->node, NC_ERR_SHAPE, "split sizes add up to %lld, axis %d has %lld",
                         (long long)sum, axis, (long long)dim);
     } else if (!sizes_known || dim < 0) {
         for (int o = 0; o < nout; o++) sizes[o] = -1;
@@ -471,11 +464,11 @@ nc_status ncshape_tensor_split(ir_infer_ctx *c) {
             sizes[o] = left < chunk ? (left > 0 ? left : 0) : chunk;
         }
         if (chunk * (nout - 1) > dim)
-            return nerr(c->node, NC_ERR_SHAPE, "axis %d of size %lld cannot be split into %d chunks",
+            return ir_node_err(c->node, NC_ERR_SHAPE, "axis %d of size %lld cannot be split into %d chunks",
                         axis, (long long)dim, nout);
     } else {
         if (dim % nout)
-            return nerr(c->node, NC_ERR_SHAPE, "axis %d of size %lld does not split evenly into %d",
+            return ir_node_err(c->node, NC_ERR_SHAPE, "axis %d of size %lld does not split evenly into %d",
                         axis, (long long)dim, nout);
         for (int o = 0; o < nout; o++) sizes[o] = dim / nout;
     }
@@ -497,13 +490,13 @@ nc_status ncshape_tensor_slice_plan(const ir_node *n, int opset, int rank, const
     if (opset < 10) {
         const int64_t *v;
         ns = ir_attr_ints(n, "starts", &v);
-        if (ns < 0 || ns > NC_MAX_DIMS) return nerr(n, NC_ERR_INVALID_MODEL, "attribute starts is missing or too long");
+        if (ns < 0 || ns > NC_MAX_DIMS) return ir_node_err(n, NC_ERR_INVALID_MODEL, "attribute starts is missing or too long");
         memcpy(st, v, (size_t)ns * sizeof *v);
         ne = ir_attr_ints(n, "ends", &v);
-        if (ne < 0 || ne > NC_MAX_DIMS) return nerr(n, NC_ERR_INVALID_MODEL, "attribute ends is missing or too long");
+        if (ne < 0 || ne > NC_MAX_DIMS) return ir_node_err(n, NC_ERR_INVALID_MODEL, "attribute ends is missing or too long");
         memcpy(en, v, (size_t)ne * sizeof *v);
         na = ir_attr_ints(n, "axes", &v);
-        if (na > NC_MAX_DIMS) return nerr(n, NC_ERR_INVALID_MODEL, "attribute axes is too long");
+        if (na > NC_MAX_DIMS) return ir_node_err(n, NC_ERR_INVALID_MODEL, "attribute axes is too long");
         if (na > 0) memcpy(ax, v, (size_t)na * sizeof *v);
     } else {
         NCB_TRY(read_ints(n, starts_t, "input 1 (starts)", st, NC_MAX_DIMS, &ns));
@@ -511,11 +504,11 @@ nc_status ncshape_tensor_slice_plan(const ir_node *n, int opset, int rank, const
         if (axes_t) NCB_TRY(read_ints(n, axes_t, "input 3 (axes)", ax, NC_MAX_DIMS, &na));
         if (steps_t) NCB_TRY(read_ints(n, steps_t, "input 4 (steps)", sp, NC_MAX_DIMS, &np));
     }
-    if (ne != ns) return nerr(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, ends %lld", (long long)ns, (long long)ne);
-    if (na >= 0 && na != ns) return nerr(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, axes %lld", (long long)ns, (long long)na);
-    if (np >= 0 && np != ns) return nerr(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, steps %lld", (long long)ns, (long long)np);
+    if (ne != ns) return ir_node_err(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, ends %lld", (long long)ns, (long long)ne);
+    if (na >= 0 && na != ns) return ir_node_err(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, axes %lld", (long long)ns, (long long)na);
+    if (np >= 0 && np != ns) return ir_node_err(n, NC_ERR_INVALID_MODEL, "starts has %lld entries, steps %lld", (long long)ns, (long long)np);
     if (na < 0) {
-        if (ns > rank) return nerr(n, NC_ERR_INVALID_MODEL, "%lld starts for rank %d", (long long)ns, rank);
+        if (ns > rank) return ir_node_err(n, NC_ERR_INVALID_MODEL, "%lld starts for rank %d", (long long)ns, rank);
         for (int i = 0; i < ns; i++) ax[i] = i;
     }
     NCB_TRY(norm_axes(n, ax, ns, rank));
@@ -527,7 +520,7 @@ nc_status ncshape_tensor_slice_plan(const ir_node *n, int opset, int rank, const
     for (int i = 0; i < ns; i++) {
         int a = (int)ax[i];
         int64_t s = st[i], e = en[i], p = np >= 0 ? sp[i] : 1, dim = dims[a];
-        if (p == 0) return nerr(n, NC_ERR_INVALID_MODEL, "step for axis %d is 0", a);
+        if (p == 0) return ir_node_err(n, NC_ERR_INVALID_MODEL, "step for axis %d is 0", a);
         step[a] = p;
         if (dim < 0) {
             count[a] = -1;
@@ -558,7 +551,7 @@ nc_status ncshape_tensor_slice(ir_infer_ctx *c) {
     int r = x->ndim;
     if (c->opset >= 10) {
         if (!has_in(c, 1) || !has_in(c, 2))
-            return nerr(c->node, NC_ERR_INVALID_MODEL, "inputs starts and ends are required");
+            return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "inputs starts and ends are required");
         for (int i = 1; i < 5 && i < c->n_in; i++)
             if (c->in[i].present) NCB_TRY(check_index(c, i, i == 1 ? "starts" : i == 2 ? "ends" : i == 3 ? "axes" : "steps"));
         for (int i = 1; i < 5 && i < c->n_in; i++)
@@ -593,9 +586,9 @@ nc_status ncshape_tensor_gather(ir_infer_ctx *c) {
         return NC_OK;
     }
     int r = x->ndim, q = ix->ndim, axis;
-    if (r == 0) return nerr(c->node, NC_ERR_SHAPE, "input 0 (data) is a scalar");
+    if (r == 0) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 (data) is a scalar");
     NCB_TRY(ir_norm_axis(c->node, ir_attr_int(c->node, "axis", 0), r, &axis));
-    if (r - 1 + q > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", r - 1 + q, NC_MAX_DIMS);
+    if (r - 1 + q > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", r - 1 + q, NC_MAX_DIMS);
     int64_t dims[NC_MAX_DIMS];
     int nd = 0;
     for (int d = 0; d < axis; d++) dims[nd++] = x->dims[d];
@@ -612,13 +605,13 @@ static nc_status check_elements(ir_infer_ctx *c, int *axis_out) {
     *axis_out = -1;
     if (x->ndim < 0 || ix->ndim < 0) return NC_OK;
     int r = x->ndim;
-    if (r == 0) return nerr(c->node, NC_ERR_SHAPE, "input 0 (data) is a scalar");
+    if (r == 0) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 (data) is a scalar");
     if (ix->ndim != r)
-        return nerr(c->node, NC_ERR_SHAPE, "input 1 (indices) has rank %d, data has %d", ix->ndim, r);
+        return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (indices) has rank %d, data has %d", ix->ndim, r);
     NCB_TRY(ir_norm_axis(c->node, ir_attr_int(c->node, "axis", 0), r, axis_out));
     for (int d = 0; d < r; d++)
         if (d != *axis_out && ix->dims[d] >= 0 && x->dims[d] >= 0 && ix->dims[d] > x->dims[d])
-            return nerr(c->node, NC_ERR_SHAPE, "indices dimension %d is %lld, data has only %lld", d,
+            return ir_node_err(c->node, NC_ERR_SHAPE, "indices dimension %d is %lld, data has only %lld", d,
                         (long long)ix->dims[d], (long long)x->dims[d]);
     return NC_OK;
 }
@@ -636,24 +629,24 @@ nc_status ncshape_tensor_gather_nd(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0], *ix = &c->in[1];
     NCB_TRY(check_data(c, 0));
     if (ix->dtype != NC_DTYPE_UNDEFINED && ix->dtype != NC_DTYPE_I64)
-        return nerr(c->node, NC_ERR_DTYPE, "input 1 (indices) must be int64");
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (indices) must be int64");
     ir_tinfo *o = &c->out[0];
     int64_t b = c->opset >= 12 ? ir_attr_int(c->node, "batch_dims", 0) : 0;
     int r = x->ndim, q = ix->ndim;
-    if (r == 0 || q == 0) return nerr(c->node, NC_ERR_SHAPE, "data and indices must have rank >= 1");
+    if (r == 0 || q == 0) return ir_node_err(c->node, NC_ERR_SHAPE, "data and indices must have rank >= 1");
     if (r < 0 || q < 0 || ix->dims[q - 1] < 0) {
         set_out(o, x->dtype, -1, NULL);
         return NC_OK;
     }
     if (b < 0 || b >= q || b >= r)
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "batch_dims %lld is out of range", (long long)b);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "batch_dims %lld is out of range", (long long)b);
     int64_t k = ix->dims[q - 1];
     if (k < 1 || b + k > r)
-        return nerr(c->node, NC_ERR_SHAPE, "indices' last dimension %lld is out of range for data rank %d and batch_dims %lld",
+        return ir_node_err(c->node, NC_ERR_SHAPE, "indices' last dimension %lld is out of range for data rank %d and batch_dims %lld",
                     (long long)k, r, (long long)b);
     for (int d = 0; d < b; d++)
         if (x->dims[d] >= 0 && ix->dims[d] >= 0 && x->dims[d] != ix->dims[d])
-            return nerr(c->node, NC_ERR_SHAPE, "batch dimension %d differs: data %lld, indices %lld", d,
+            return ir_node_err(c->node, NC_ERR_SHAPE, "batch dimension %d differs: data %lld, indices %lld", d,
                         (long long)x->dims[d], (long long)ix->dims[d]);
     int64_t dims[NC_MAX_DIMS];
     int nd = 0;
@@ -667,10 +660,10 @@ nc_status ncshape_tensor_gather_nd(ir_infer_ctx *c) {
 static nc_status check_reduction(const ir_infer_ctx *c) {
     const char *red = ir_attr_string(c->node, "reduction", "none");
     if (c->opset < 16 && strcmp(red, "none"))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute reduction needs opset 16");
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute reduction needs opset 16");
     if (strcmp(red, "none") && strcmp(red, "add") && strcmp(red, "mul") && strcmp(red, "max") &&
         strcmp(red, "min"))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute reduction '%s' is not none/add/mul/max/min", red);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute reduction '%s' is not none/add/mul/max/min", red);
     return NC_OK;
 }
 
@@ -679,7 +672,7 @@ static nc_status check_updates_type(const ir_infer_ctx *c) {
     nc_dtype a = c->in[0].dtype, u = c->in[2].dtype;
     NCB_TRY(check_data(c, 2));
     if (a != NC_DTYPE_UNDEFINED && u != NC_DTYPE_UNDEFINED && a != u)
-        return nerr(c->node, NC_ERR_DTYPE, "input 2 (updates) is %s, data is %s",
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 2 (updates) is %s, data is %s",
                     ncb_dtype_onnx_name(u), ncb_dtype_onnx_name(a));
     return NC_OK;
 }
@@ -688,24 +681,24 @@ nc_status ncshape_tensor_scatter_nd(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0], *ix = &c->in[1], *up = &c->in[2];
     NCB_TRY(check_data(c, 0));
     if (ix->dtype != NC_DTYPE_UNDEFINED && ix->dtype != NC_DTYPE_I64)
-        return nerr(c->node, NC_ERR_DTYPE, "input 1 (indices) must be int64");
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (indices) must be int64");
     NCB_TRY(check_updates_type(c));
     NCB_TRY(check_reduction(c));
     int r = x->ndim, q = ix->ndim;
     if (r >= 0 && q >= 0 && up->ndim >= 0) {
-        if (r < 1 || q < 1) return nerr(c->node, NC_ERR_SHAPE, "data and indices must have rank >= 1");
+        if (r < 1 || q < 1) return ir_node_err(c->node, NC_ERR_SHAPE, "data and indices must have rank >= 1");
         int64_t k = ix->dims[q - 1];
         if (k >= 0) {
-            if (k > r) return nerr(c->node, NC_ERR_SHAPE, "indices' last dimension %lld exceeds data rank %d", (long long)k, r);
+            if (k > r) return ir_node_err(c->node, NC_ERR_SHAPE, "indices' last dimension %lld exceeds data rank %d", (long long)k, r);
             int64_t want[2 * NC_MAX_DIMS];
             int nw = 0;
             for (int d = 0; d < q - 1; d++) want[nw++] = ix->dims[d];
             for (int64_t d = k; d < r; d++) want[nw++] = x->dims[d];
             if (up->ndim != nw)
-                return nerr(c->node, NC_ERR_SHAPE, "input 2 (updates) has rank %d, expected %d", up->ndim, nw);
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (updates) has rank %d, expected %d", up->ndim, nw);
             for (int d = 0; d < nw; d++)
                 if (want[d] >= 0 && up->dims[d] >= 0 && want[d] != up->dims[d])
-                    return nerr(c->node, NC_ERR_SHAPE, "input 2 (updates) dimension %d is %lld, expected %lld",
+                    return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (updates) dimension %d is %lld, expected %lld",
                                 d, (long long)up->dims[d], (long long)want[d]);
         }
     }
@@ -728,7 +721,7 @@ nc_status ncshape_tensor_scatter_elements(ir_infer_ctx *c) {
                 definite = ix->dims[d] >= 0 && up->dims[d] >= 0 && ix->dims[d] != up->dims[d];
             if (definite) {
                 char a[128], b[128];
-                return nerr(c->node, NC_ERR_SHAPE, "updates %s and indices %s differ in shape",
+                return ir_node_err(c->node, NC_ERR_SHAPE, "updates %s and indices %s differ in shape",
                             ncb_shape_str(up->ndim, up->dims, a, sizeof a),
                             ncb_shape_str(ix->ndim, ix->dims, b, sizeof b));
             }
@@ -748,14 +741,14 @@ nc_status ncshape_tensor_expand(ir_infer_ctx *c) {
     if (!sh->value || x->ndim < 0) {
         int64_t k = len_1d(sh);
         int nd = (k >= 0 && x->ndim >= 0) ? (int)(k > x->ndim ? k : x->ndim) : -1;
-        if (nd > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", nd, NC_MAX_DIMS);
+        if (nd > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", nd, NC_MAX_DIMS);
         set_out(o, x->dtype, nd, NULL);
         return NC_OK;
     }
     int64_t shape[NC_MAX_DIMS], k, dims[NC_MAX_DIMS];
     NCB_TRY(read_ints(c->node, sh->value, "input 1 (shape)", shape, NC_MAX_DIMS, &k));
     for (int i = 0; i < k; i++)
-        if (shape[i] < 0) return nerr(c->node, NC_ERR_SHAPE, "shape entry %d is %lld", i, (long long)shape[i]);
+        if (shape[i] < 0) return ir_node_err(c->node, NC_ERR_SHAPE, "shape entry %d is %lld", i, (long long)shape[i]);
     int nd;
     nc_status s = ir_broadcast_shapes(x->ndim, x->dims, (int)k, shape, &nd, dims);
     if (s != NC_OK) {
@@ -771,7 +764,7 @@ nc_status ncshape_tensor_tile(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0], *rp = &c->in[1];
     NCB_TRY(check_data(c, 0));
     if (rp->dtype != NC_DTYPE_UNDEFINED && rp->dtype != NC_DTYPE_I64)
-        return nerr(c->node, NC_ERR_DTYPE, "input 1 (repeats) must be int64");
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (repeats) must be int64");
     ir_tinfo *o = &c->out[0];
     int r = x->ndim;
     if (r < 0 || !rp->value) {
@@ -780,14 +773,14 @@ nc_status ncshape_tensor_tile(ir_infer_ctx *c) {
     }
     int64_t rep[NC_MAX_DIMS], k, dims[NC_MAX_DIMS];
     NCB_TRY(read_ints(c->node, rp->value, "input 1 (repeats)", rep, NC_MAX_DIMS, &k));
-    if (k != r) return nerr(c->node, NC_ERR_SHAPE, "repeats has %lld entries for rank %d", (long long)k, r);
+    if (k != r) return ir_node_err(c->node, NC_ERR_SHAPE, "repeats has %lld entries for rank %d", (long long)k, r);
     for (int d = 0; d < r; d++) {
-        if (rep[d] < 0) return nerr(c->node, NC_ERR_SHAPE, "repeats[%d] is negative", d);
+        if (rep[d] < 0) return ir_node_err(c->node, NC_ERR_SHAPE, "repeats[%d] is negative", d);
         if (x->dims[d] < 0) {
             dims[d] = -1;
         } else {
             if (x->dims[d] > 0 && rep[d] > (INT64_C(1) << 62) / x->dims[d])
-                return nerr(c->node, NC_ERR_LIMIT, "output dimension %d is too large", d);
+                return ir_node_err(c->node, NC_ERR_LIMIT, "output dimension %d is too large", d);
             dims[d] = x->dims[d] * rep[d];
         }
     }
@@ -811,11 +804,11 @@ nc_status ncshape_tensor_pad_plan(const ir_node *n, int opset, int rank, const n
     if (opset < 11) {
         const int64_t *v;
         np = ir_attr_ints(n, "pads", &v);
-        if (np < 0) return nerr(n, NC_ERR_INVALID_MODEL, "attribute pads is required");
-        if (np > 2 * NC_MAX_DIMS) return nerr(n, NC_ERR_SHAPE, "attribute pads has %lld entries", (long long)np);
+        if (np < 0) return ir_node_err(n, NC_ERR_INVALID_MODEL, "attribute pads is required");
+        if (np > 2 * NC_MAX_DIMS) return ir_node_err(n, NC_ERR_SHAPE, "attribute pads has %lld entries", (long long)np);
         memcpy(pads, v, (size_t)np * sizeof *v);
     } else {
-        if (pads_t->dtype != NC_DTYPE_I64) return nerr(n, NC_ERR_DTYPE, "input 1 (pads) must be int64");
+        if (pads_t->dtype != NC_DTYPE_I64) return ir_node_err(n, NC_ERR_DTYPE, "input 1 (pads) must be int64");
         NCB_TRY(read_ints(n, pads_t, "input 1 (pads)", pads, 2 * NC_MAX_DIMS, &np));
     }
     if (axes_t && opset >= 18) {
@@ -826,7 +819,7 @@ nc_status ncshape_tensor_pad_plan(const ir_node *n, int opset, int rank, const n
         for (int d = 0; d < rank; d++) ax[d] = d;
     }
     if (np != 2 * na)
-        return nerr(n, NC_ERR_SHAPE, "pads has %lld entries, expected %lld", (long long)np, (long long)(2 * na));
+        return ir_node_err(n, NC_ERR_SHAPE, "pads has %lld entries, expected %lld", (long long)np, (long long)(2 * na));
     for (int d = 0; d < rank; d++) before[d] = after[d] = 0;
     for (int64_t i = 0; i < na; i++) {
         before[ax[i]] = pads[i];
@@ -840,21 +833,21 @@ nc_status ncshape_tensor_pad(ir_infer_ctx *c) {
     NCB_TRY(check_data(c, 0));
     int mode = ncshape_tensor_pad_mode(c->node);
     if (mode < 0 || (mode == 3 && c->opset < 19))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute mode '%s' is not supported",
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute mode '%s' is not supported",
                     ir_attr_string(c->node, "mode", ""));
     ir_tinfo *o = &c->out[0];
     int r = x->ndim;
     if (c->opset >= 11) {
-        if (!has_in(c, 1)) return nerr(c->node, NC_ERR_INVALID_MODEL, "input 1 (pads) is required");
+        if (!has_in(c, 1)) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "input 1 (pads) is required");
         if (c->in[1].dtype != NC_DTYPE_UNDEFINED && c->in[1].dtype != NC_DTYPE_I64)
-            return nerr(c->node, NC_ERR_DTYPE, "input 1 (pads) must be int64");
+            return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (pads) must be int64");
         if (has_in(c, 2)) {
             nc_dtype v = c->in[2].dtype;
             if (v != NC_DTYPE_UNDEFINED && x->dtype != NC_DTYPE_UNDEFINED && v != x->dtype)
-                return nerr(c->node, NC_ERR_DTYPE, "input 2 (constant_value) is %s, data is %s",
+                return ir_node_err(c->node, NC_ERR_DTYPE, "input 2 (constant_value) is %s, data is %s",
                             ncb_dtype_onnx_name(v), ncb_dtype_onnx_name(x->dtype));
             if (c->in[2].value && ncb_shape_numel(c->in[2].value->ndim, c->in[2].value->dims) != 1)
-                return nerr(c->node, NC_ERR_SHAPE, "input 2 (constant_value) must have one element");
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (constant_value) must have one element");
         }
         if (has_in(c, 3)) NCB_TRY(check_index(c, 3, "axes"));
         if (!c->in[1].value || (has_in(c, 3) && c->opset >= 18 && !c->in[3].value) || r < 0) {
@@ -872,16 +865,16 @@ nc_status ncshape_tensor_pad(ir_infer_ctx *c) {
         int64_t in = x->dims[d];
         if (pb[d] < -(INT64_C(1) << 40) || pb[d] > (INT64_C(1) << 40) || pe[d] < -(INT64_C(1) << 40) ||
             pe[d] > (INT64_C(1) << 40))
-            return nerr(c->node, NC_ERR_LIMIT, "pads for axis %d are too large", d);
+            return ir_node_err(c->node, NC_ERR_LIMIT, "pads for axis %d are too large", d);
         if (in < 0) {
             dims[d] = -1;
             continue;
         }
         dims[d] = in + pb[d] + pe[d];
         if (dims[d] < 0)
-            return nerr(c->node, NC_ERR_SHAPE, "pads crop axis %d of size %lld below zero", d, (long long)in);
+            return ir_node_err(c->node, NC_ERR_SHAPE, "pads crop axis %d of size %lld below zero", d, (long long)in);
         if (mode != 0 && in == 0 && dims[d] > 0)
-            return nerr(c->node, NC_ERR_SHAPE, "cannot pad empty axis %d in mode '%s'", d,
+            return ir_node_err(c->node, NC_ERR_SHAPE, "cannot pad empty axis %d in mode '%s'", d,
                         ir_attr_string(c->node, "mode", ""));
     }
     NCB_TRY(check_built_shape(c->node, r, dims));
@@ -894,28 +887,28 @@ nc_status ncshape_tensor_pad(ir_infer_ctx *c) {
 nc_status ncshape_tensor_constant_of_shape(ir_infer_ctx *c) {
     const ir_tinfo *sh = &c->in[0];
     if (sh->dtype != NC_DTYPE_UNDEFINED && sh->dtype != NC_DTYPE_I64)
-        return nerr(c->node, NC_ERR_DTYPE, "input 0 (shape) must be int64");
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 0 (shape) must be int64");
     nc_dtype dt = NC_DTYPE_F32;
     const nc_tensor *v = ir_attr_tensor(c->node, "value");
     if (v) {
         if (ncb_shape_numel(v->ndim, v->dims) != 1)
-            return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute value must have one element");
+            return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute value must have one element");
         if (!ncb_dtype_is_numeric(v->dtype))
-            return nerr(c->node, NC_ERR_UNSUPPORTED, "attribute value has unsupported type %s",
+            return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "attribute value has unsupported type %s",
                         ncb_dtype_onnx_name(v->dtype));
         dt = v->dtype;
     }
     ir_tinfo *o = &c->out[0];
     if (!sh->value) {
         int64_t k = len_1d(sh);
-        if (k > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)k, NC_MAX_DIMS);
+        if (k > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %lld exceeds %d", (long long)k, NC_MAX_DIMS);
         set_out(o, dt, (int)k, NULL);
         return NC_OK;
     }
     int64_t dims[NC_MAX_DIMS], k;
     NCB_TRY(read_ints(c->node, sh->value, "input 0 (shape)", dims, NC_MAX_DIMS, &k));
     for (int i = 0; i < k; i++)
-        if (dims[i] < 0) return nerr(c->node, NC_ERR_SHAPE, "shape entry %d is negative", i);
+        if (dims[i] < 0) return ir_node_err(c->node, NC_ERR_SHAPE, "shape entry %d is negative", i);
     NCB_TRY(check_built_shape(c->node, (int)k, dims));
     set_out(o, dt, (int)k, dims);
     return NC_OK;
@@ -928,32 +921,32 @@ nc_status ncshape_tensor_range(ir_infer_ctx *c) {
         if (t->dtype == NC_DTYPE_UNDEFINED) continue;
         if (t->dtype != NC_DTYPE_F32 && t->dtype != NC_DTYPE_F64 && t->dtype != NC_DTYPE_I16 &&
             t->dtype != NC_DTYPE_I32 && t->dtype != NC_DTYPE_I64)
-            return nerr(c->node, NC_ERR_DTYPE, "input %d has unsupported type %s", i, ncb_dtype_onnx_name(t->dtype));
+            return ir_node_err(c->node, NC_ERR_DTYPE, "input %d has unsupported type %s", i, ncb_dtype_onnx_name(t->dtype));
         if (dt != NC_DTYPE_UNDEFINED && t->dtype != dt)
-            return nerr(c->node, NC_ERR_DTYPE, "inputs have different types");
+            return ir_node_err(c->node, NC_ERR_DTYPE, "inputs have different types");
         dt = t->dtype;
         if (t->ndim > 1 || (t->ndim == 1 && t->dims[0] >= 0 && t->dims[0] != 1))
-            return nerr(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
+            return ir_node_err(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
     }
     int64_t n = -1;
     if (c->in[0].value && c->in[1].value && c->in[2].value) {
         const nc_tensor *s = c->in[0].value, *l = c->in[1].value, *d = c->in[2].value;
         for (int i = 0; i < 3; i++)
             if (ncb_shape_numel(c->in[i].value->ndim, c->in[i].value->dims) != 1)
-                return nerr(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
         if (ncb_dtype_is_float(dt)) {
             double a = ncb_load_f64(dt, s->data, 0), b = ncb_load_f64(dt, l->data, 0),
                    e = ncb_load_f64(dt, d->data, 0);
             if (e == 0 || !isfinite(a) || !isfinite(b) || !isfinite(e))
-                return nerr(c->node, NC_ERR_INVALID_MODEL, "delta is zero or a bound is not finite");
+                return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "delta is zero or a bound is not finite");
             double cnt = ceil((b - a) / e);
             if (cnt > (double)(INT64_C(1) << 40))
-                return nerr(c->node, NC_ERR_LIMIT, "range has %.0f elements", cnt);
+                return ir_node_err(c->node, NC_ERR_LIMIT, "range has %.0f elements", cnt);
             n = cnt > 0 ? (int64_t)cnt : 0;
         } else {
             int64_t a = ncb_load_i64(dt, s->data, 0), b = ncb_load_i64(dt, l->data, 0),
                     e = ncb_load_i64(dt, d->data, 0);
-            if (e == 0) return nerr(c->node, NC_ERR_INVALID_MODEL, "delta is zero");
+            if (e == 0) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "delta is zero");
             uint64_t span, step;
             if (e > 0) {
                 span = b > a ? (uint64_t)b - (uint64_t)a : 0;
@@ -963,7 +956,7 @@ nc_status ncshape_tensor_range(ir_infer_ctx *c) {
                 step = (uint64_t)0 - (uint64_t)e;
             }
             uint64_t cnt = span / step + (span % step != 0);
-            if (cnt > (UINT64_C(1) << 40)) return nerr(c->node, NC_ERR_LIMIT, "range has %llu elements", (unsigned long long)cnt);
+            if (cnt > (UINT64_C(1) << 40)) return ir_node_err(c->node, NC_ERR_LIMIT, "range has %llu elements", (unsigned long long)cnt);
             n = (int64_t)cnt;
         }
     }
@@ -979,9 +972,9 @@ nc_status ncshape_tensor_eye_like(ir_infer_ctx *c) {
     if (a) {
         dt = (nc_dtype)a->i;
         if (!ncb_dtype_is_numeric(dt))
-            return nerr(c->node, NC_ERR_UNSUPPORTED, "attribute dtype %lld is not supported", (long long)a->i);
+            return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "attribute dtype %lld is not supported", (long long)a->i);
     }
-    if (x->ndim >= 0 && x->ndim != 2) return nerr(c->node, NC_ERR_SHAPE, "input 0 must be 2-D, has rank %d", x->ndim);
+    if (x->ndim >= 0 && x->ndim != 2) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 must be 2-D, has rank %d", x->ndim);
     set_out(&c->out[0], dt, 2, x->ndim == 2 ? x->dims : NULL);
     return NC_OK;
 }
@@ -990,24 +983,24 @@ nc_status ncshape_tensor_one_hot(ir_infer_ctx *c) {
     const ir_tinfo *ix = &c->in[0], *dp = &c->in[1], *vals = &c->in[2];
     for (int i = 0; i < 3; i++) NCB_TRY(check_data(c, i));
     if (vals->ndim >= 0 && (vals->ndim != 1 || (vals->dims[0] >= 0 && vals->dims[0] != 2)))
-        return nerr(c->node, NC_ERR_SHAPE, "input 2 (values) must have shape [2]");
+        return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (values) must have shape [2]");
     if (dp->ndim > 1 || (dp->ndim == 1 && dp->dims[0] >= 0 && dp->dims[0] != 1))
-        return nerr(c->node, NC_ERR_SHAPE, "input 1 (depth) must be a scalar");
+        return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (depth) must be a scalar");
     ir_tinfo *o = &c->out[0];
     if (ix->ndim < 0) {
         set_out(o, vals->dtype, -1, NULL);
         return NC_OK;
     }
     int r = ix->ndim + 1, axis;
-    if (r > NC_MAX_DIMS) return nerr(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", r, NC_MAX_DIMS);
+    if (r > NC_MAX_DIMS) return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "output rank %d exceeds %d", r, NC_MAX_DIMS);
     NCB_TRY(ir_norm_axis(c->node, ir_attr_int(c->node, "axis", -1), r, &axis));
     int64_t depth = -1;
     if (dp->value) {
         if (ncb_shape_numel(dp->value->ndim, dp->value->dims) != 1)
-            return nerr(c->node, NC_ERR_SHAPE, "input 1 (depth) must have one element");
+            return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (depth) must have one element");
         double d = ncb_load_f64(dp->value->dtype, dp->value->data, 0);
         if (!(d >= 1) || d > (double)(INT64_C(1) << 40))
-            return nerr(c->node, NC_ERR_INVALID_MODEL, "input 1 (depth) is %g, must be a positive count", d);
+            return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "input 1 (depth) is %g, must be a positive count", d);
         depth = (int64_t)d;
     }
     int64_t dims[NC_MAX_DIMS];
@@ -1021,9 +1014,9 @@ nc_status ncshape_tensor_one_hot(ir_infer_ctx *c) {
 
 static nc_status blocksize(const ir_infer_ctx *c, int64_t *b) {
     const ir_attr *a = ir_attr_find(c->node, "blocksize");
-    if (!a) return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute blocksize is required");
+    if (!a) return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute blocksize is required");
     if (a->i < 1 || a->i > (1 << 20))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute blocksize %lld is out of range", (long long)a->i);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute blocksize %lld is out of range", (long long)a->i);
     *b = a->i;
     return NC_OK;
 }
@@ -1035,13 +1028,13 @@ nc_status ncshape_tensor_depth_to_space(ir_infer_ctx *c) {
     NCB_TRY(blocksize(c, &b));
     const char *mode = c->opset >= 11 ? ir_attr_string(c->node, "mode", "DCR") : "DCR";
     if (strcmp(mode, "DCR") && strcmp(mode, "CRD"))
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "attribute mode '%s' is not DCR or CRD", mode);
-    if (x->ndim >= 0 && x->ndim != 4) return nerr(c->node, NC_ERR_SHAPE, "input 0 must be 4-D, has rank %d", x->ndim);
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "attribute mode '%s' is not DCR or CRD", mode);
+    if (x->ndim >= 0 && x->ndim != 4) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 must be 4-D, has rank %d", x->ndim);
     int64_t dims[4] = {-1, -1, -1, -1};
     if (x->ndim == 4) {
         const int64_t *d = x->dims;
         if (d[1] >= 0 && d[1] % (b * b))
-            return nerr(c->node, NC_ERR_SHAPE, "channels %lld are not divisible by blocksize^2 = %lld",
+            return ir_node_err(c->node, NC_ERR_SHAPE, "channels %lld are not divisible by blocksize^2 = %lld",
                         (long long)d[1], (long long)(b * b));
         dims[0] = d[0];
         dims[1] = d[1] >= 0 ? d[1] / (b * b) : -1;
@@ -1057,13 +1050,13 @@ nc_status ncshape_tensor_space_to_depth(ir_infer_ctx *c) {
     NCB_TRY(check_data(c, 0));
     int64_t b;
     NCB_TRY(blocksize(c, &b));
-    if (x->ndim >= 0 && x->ndim != 4) return nerr(c->node, NC_ERR_SHAPE, "input 0 must be 4-D, has rank %d", x->ndim);
+    if (x->ndim >= 0 && x->ndim != 4) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 must be 4-D, has rank %d", x->ndim);
     int64_t dims[4] = {-1, -1, -1, -1};
     if (x->ndim == 4) {
         const int64_t *d = x->dims;
         for (int i = 2; i < 4; i++)
             if (d[i] >= 0 && d[i] % b)
-                return nerr(c->node, NC_ERR_SHAPE, "dimension %d (%lld) is not divisible by blocksize %lld",
+                return ir_node_err(c->node, NC_ERR_SHAPE, "dimension %d (%lld) is not divisible by blocksize %lld",
                             i, (long long)d[i], (long long)b);
         dims[0] = d[0];
         dims[1] = d[1] >= 0 ? d[1] * b * b : -1;
@@ -1114,9 +1107,9 @@ nc_status ncshape_tensor_compress(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0], *cond = &c->in[1];
     NCB_TRY(check_data(c, 0));
     if (cond->dtype != NC_DTYPE_UNDEFINED && cond->dtype != NC_DTYPE_BOOL)
-        return nerr(c->node, NC_ERR_DTYPE, "input 1 (condition) must be bool");
+        return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (condition) must be bool");
     if (cond->ndim >= 0 && cond->ndim != 1)
-        return nerr(c->node, NC_ERR_SHAPE, "input 1 (condition) must be 1-D, has rank %d", cond->ndim);
+        return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (condition) must be 1-D, has rank %d", cond->ndim);
     const ir_attr *ax = ir_attr_find(c->node, "axis");
     ir_tinfo *o = &c->out[0];
     if (x->ndim < 0) {
@@ -1128,7 +1121,7 @@ nc_status ncshape_tensor_compress(ir_infer_ctx *c) {
     int64_t len = ax ? x->dims[axis] : prod_dims(x->ndim, x->dims);
     int64_t cnt = -1;
     if (cond->ndim == 1 && cond->dims[0] >= 0 && len >= 0 && cond->dims[0] > len)
-        return nerr(c->node, NC_ERR_SHAPE, "condition has %lld entries, the input only %lld",
+        return ir_node_err(c->node, NC_ERR_SHAPE, "condition has %lld entries, the input only %lld",
                     (long long)cond->dims[0], (long long)len);
     if (cond->value) cnt = ncshape_tensor_count_nonzero(cond->value, cond->value->dims[0]);
     if (!ax) {
@@ -1143,12 +1136,12 @@ nc_status ncshape_tensor_compress(ir_infer_ctx *c) {
 nc_status ncshape_tensor_trilu(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0];
     NCB_TRY(check_data(c, 0));
-    if (x->ndim >= 0 && x->ndim < 2) return nerr(c->node, NC_ERR_SHAPE, "input 0 must have rank >= 2, has %d", x->ndim);
+    if (x->ndim >= 0 && x->ndim < 2) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 must have rank >= 2, has %d", x->ndim);
     if (has_in(c, 1)) {
         if (c->in[1].dtype != NC_DTYPE_UNDEFINED && c->in[1].dtype != NC_DTYPE_I64)
-            return nerr(c->node, NC_ERR_DTYPE, "input 1 (k) must be int64");
+            return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (k) must be int64");
         if (c->in[1].value && ncb_shape_numel(c->in[1].value->ndim, c->in[1].value->dims) != 1)
-            return nerr(c->node, NC_ERR_SHAPE, "input 1 (k) must have one element");
+            return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (k) must have one element");
     }
     set_out(&c->out[0], x->dtype, x->ndim, x->dims);
     return NC_OK;
@@ -1159,15 +1152,15 @@ nc_status ncshape_tensor_dropout(ir_infer_ctx *c) {
     NCB_TRY(check_data(c, 0));
     if (c->opset >= 12) {
         if (has_in(c, 1) && c->in[1].dtype != NC_DTYPE_UNDEFINED && !ncb_dtype_is_float(c->in[1].dtype))
-            return nerr(c->node, NC_ERR_DTYPE, "input 1 (ratio) must be a float type");
+            return ir_node_err(c->node, NC_ERR_DTYPE, "input 1 (ratio) must be a float type");
         if (has_in(c, 2) && c->in[2].dtype != NC_DTYPE_UNDEFINED && c->in[2].dtype != NC_DTYPE_BOOL)
-            return nerr(c->node, NC_ERR_DTYPE, "input 2 (training_mode) must be bool");
+            return ir_node_err(c->node, NC_ERR_DTYPE, "input 2 (training_mode) must be bool");
         for (int i = 1; i < 3; i++)
             if (has_in(c, i) && c->in[i].value &&
                 ncb_shape_numel(c->in[i].value->ndim, c->in[i].value->dims) != 1)
-                return nerr(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input %d must be a scalar", i);
     } else if (c->n_in > 1) {
-        return nerr(c->node, NC_ERR_INVALID_MODEL, "ratio and training_mode inputs need opset 12");
+        return ir_node_err(c->node, NC_ERR_INVALID_MODEL, "ratio and training_mode inputs need opset 12");
     }
     set_out(&c->out[0], x->dtype, x->ndim, x->dims);
     if (c->n_out > 1 && c->out[1].present)
@@ -1242,7 +1235,7 @@ nc_status ncshape_tensor_unique_plan(const ir_node *n, const nc_tensor *x, int a
         free(idx);
         free(tmp);
         ncshape_tensor_unique_free(out);
-        return nerr(n, NC_ERR_NOMEM, "out of memory for Unique over %lld items", (long long)len);
+        return ir_node_err(n, NC_ERR_NOMEM, "out of memory for Unique over %lld items", (long long)len);
     }
     for (int64_t i = 0; i < len; i++) idx[i] = i;
     uniq_sort(&u, NULL, idx, tmp, len);
@@ -1263,7 +1256,7 @@ nc_status ncshape_tensor_unique_plan(const ir_node *n, const nc_tensor *x, int a
         if (!g || !rank || !f2 || !c2) {
             free(g), free(rank), free(f2), free(c2), free(idx), free(tmp);
             ncshape_tensor_unique_free(out);
-            return nerr(n, NC_ERR_NOMEM, "out of memory for Unique");
+            return ir_node_err(n, NC_ERR_NOMEM, "out of memory for Unique");
         }
         for (int64_t i = 0; i < nu; i++) g[i] = i;
         uniq_sort(&u, out->first, g, tmp, nu);

@@ -25,7 +25,7 @@ static bool odo_next(int n, const int64_t *dims, int64_t *idx) {
 
 #define DEFINE_IM2COL(NAME, T)                                                              \
     /* col[(c*K + kk) * out_sz + o] = x[c][o*s + kk*d - pb] (0 outside) for C channels */   \
-    static void NAME(const nckern_geom *g, int64_t C, const T *x, T *col) {                  \
+    static void NAME(const ncshape_geom *g, int64_t C, const T *x, T *col) {                  \
         int nsp = g->nsp, last = nsp - 1;                                                  \
         int64_t in_sz = 1, k_sz = 1, out_sz = 1;                                            \
         for (int i = 0; i < nsp; i++) {                                                     \
@@ -35,12 +35,12 @@ static bool odo_next(int n, const int64_t *dims, int64_t *idx) {
         }                                                                                   \
         int64_t ow_n = g->out[last], iw_n = g->in[last];                                     \
         for (int64_t c = 0; c < C; c++) {                                                   \
-            int64_t kk[NCK_MAX_SP] = {0};                                                   \
+            int64_t kk[NCS_MAX_SP] = {0};                                                   \
             const T *xc = x + c * in_sz;                                                     \
             do {                                                                            \
                 T *dst = col;                                                               \
                 col += out_sz;                                                              \
-                int64_t oo[NCK_MAX_SP] = {0};                                               \
+                int64_t oo[NCS_MAX_SP] = {0};                                               \
                 do {                                                                        \
                     /* offset of the row of x for the outer output dims, or invalid */      \
                     int64_t off = 0;                                                        \
@@ -75,16 +75,16 @@ DEFINE_IM2COL(im2col_f64, double)
  * g->in is the ConvTranspose input (the col's spatial extent) and g->out the
  * output. */
 #define DEFINE_COL2IM(NAME, T)                                                              \
-    static void NAME(const nckern_geom *g, int64_t M, const T *col, T *y) {                  \
+    static void NAME(const ncshape_geom *g, int64_t M, const T *col, T *y) {                  \
         int nsp = g->nsp, last = nsp - 1;                                                  \
         int64_t out_sz = 1;                                                                 \
         for (int i = 0; i < nsp; i++) out_sz *= g->out[i];                                  \
         int64_t iw_n = g->in[last], ow_n = g->out[last];                                     \
         for (int64_t m = 0; m < M; m++) {                                                   \
-            int64_t kk[NCK_MAX_SP] = {0};                                                   \
+            int64_t kk[NCS_MAX_SP] = {0};                                                   \
             T *ym = y + m * out_sz;                                                         \
             do {                                                                            \
-                int64_t ii[NCK_MAX_SP] = {0};                                               \
+                int64_t ii[NCS_MAX_SP] = {0};                                               \
                 do {                                                                        \
                     int64_t off = 0;                                                        \
                     bool valid = true;                                                      \
@@ -111,10 +111,10 @@ DEFINE_IM2COL(im2col_f64, double)
 DEFINE_COL2IM(col2im_f32, float)
 DEFINE_COL2IM(col2im_f64, double)
 
-static nc_status conv_setup(const nc_kctx *ctx, bool transpose, nckern_geom *g, conv_dims *cd) {
+static nc_status conv_setup(const nc_kctx *ctx, bool transpose, ncshape_geom *g, conv_dims *cd) {
     const nc_tensor *x = ctx->in[0], *w = ctx->in[1];
     int nsp = x->ndim - 2;
-    NCB_TRY(nckern_geom_resolve(ctx->node, transpose ? NCK_GEOM_CONVT : NCK_GEOM_CONV, nsp,
+    NCB_TRY(ncshape_geom_resolve(ctx->node, transpose ? NCS_GEOM_CONVT : NCS_GEOM_CONV, nsp,
                                 x->dims + 2, w->dims + 2, g));
     cd->nsp = nsp;
     cd->N = x->dims[0];
@@ -130,7 +130,7 @@ static nc_status conv_setup(const nc_kctx *ctx, bool transpose, nckern_geom *g, 
     return NC_OK;
 }
 
-static bool is_pointwise(const nckern_geom *g) {
+static bool is_pointwise(const ncshape_geom *g) {
     for (int i = 0; i < g->nsp; i++)
         if (g->k[i] != 1 || g->stride[i] != 1 || g->pb[i] || g->pe[i]) return false;
     return true;
@@ -138,7 +138,7 @@ static bool is_pointwise(const nckern_geom *g) {
 
 /* Conv for one element type T with GEMM fn. */
 #define DEFINE_CONV(NAME, T, VIEW, OUT, COMMIT, IM2COL, GEMM)                                \
-    static nc_status NAME(const nc_kctx *ctx, const nckern_geom *g, const conv_dims *cd) {   \
+    static nc_status NAME(const nc_kctx *ctx, const ncshape_geom *g, const conv_dims *cd) {   \
         nc_status st = NC_OK;                                                               \
         T *tx = NULL, *tw = NULL, *tb = NULL, *ty = NULL, *col = NULL;                      \
         const T *x = VIEW(ctx->in[0], &tx), *w = VIEW(ctx->in[1], &tw), *bias = NULL;        \
@@ -188,7 +188,7 @@ DEFINE_CONV(conv_f64, double, nckern_f64_view, nckern_f64_out, nckern_f64_commit
             nckern_dgemm)
 
 nc_status nckern_nn_conv(const nc_kctx *ctx) {
-    nckern_geom g;
+    ncshape_geom g;
     conv_dims cd;
     NCB_TRY(conv_setup(ctx, false, &g, &cd));
     if (nckern_numel(ctx->out[0]) == 0) return NC_OK;
@@ -201,7 +201,7 @@ nc_status nckern_nn_conv(const nc_kctx *ctx) {
 
 /* ConvTranspose: per group, col[Mg*K, in_sz] = W_g^T * X_g, then col2im. */
 #define DEFINE_CONVT(NAME, T, VIEW, OUT, COMMIT, COL2IM, GEMM)                               \
-    static nc_status NAME(const nc_kctx *ctx, const nckern_geom *g, const conv_dims *cd) {   \
+    static nc_status NAME(const nc_kctx *ctx, const ncshape_geom *g, const conv_dims *cd) {   \
         nc_status st = NC_OK;                                                               \
         T *tx = NULL, *tw = NULL, *tb = NULL, *ty = NULL, *col = NULL;                      \
         const T *x = VIEW(ctx->in[0], &tx), *w = VIEW(ctx->in[1], &tw), *bias = NULL;        \
@@ -245,7 +245,7 @@ DEFINE_CONVT(convt_f64, double, nckern_f64_view, nckern_f64_out, nckern_f64_comm
              nckern_dgemm)
 
 nc_status nckern_nn_convt(const nc_kctx *ctx) {
-    nckern_geom g;
+    ncshape_geom g;
     conv_dims cd;
     NCB_TRY(conv_setup(ctx, true, &g, &cd));
     if (nckern_numel(ctx->out[0]) == 0) return NC_OK;

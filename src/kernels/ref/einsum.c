@@ -9,168 +9,6 @@
 #include "kernels/ref/gemm.h"
 #include "kernels/ref/nn_common.h"
 
-/* ---- parsing ---- */
-
-static int label_id(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A'; /* ids follow ASCII order */
-    if (c >= 'a' && c <= 'z') return 26 + c - 'a';
-    return -1;
-}
-
-/* One term: label ids with -2 at the ellipsis position. Returns the count,
- * or -1 on a malformed term. */
-static int parse_term(const char *s, size_t len, int *labs, int *ell_pos) {
-    int n = 0;
-    *ell_pos = -1;
-    for (size_t i = 0; i < len;) {
-        if (s[i] == '.') {
-            if (i + 3 > len || s[i + 1] != '.' || s[i + 2] != '.' || *ell_pos >= 0) return -1;
-            *ell_pos = n;
-            i += 3;
-            continue;
-        }
-        int id = label_id(s[i]);
-        if (id < 0 || n >= NC_MAX_DIMS) return -1;
-        labs[n++] = id;
-        i++;
-    }
-    return n;
-}
-
-nc_status nckern_einsum_parse(const ir_node *n, int n_in, const int *ranks,
-                              const int64_t (*dims)[NC_MAX_DIMS], nckern_einsum *e) {
-    char b[160], eq[512];
-    memset(e, 0, sizeof *e);
-    const char *raw = ir_attr_string(n, "equation", NULL);
-    if (!raw)
-        return ncb_err(NC_ERR_INVALID_MODEL, "%s: required attribute 'equation' is missing",
-                       ir_node_desc(n, b, sizeof b));
-    size_t len = 0;
-    for (const char *p = raw; *p; p++) {
-        if (*p == ' ') continue;
-        if (len + 1 >= sizeof eq)
-            return ncb_err(NC_ERR_UNSUPPORTED, "%s: equation is too long",
-                           ir_node_desc(n, b, sizeof b));
-        eq[len++] = *p;
-    }
-    eq[len] = 0;
-    if (n_in > NCK_EIN_MAX_IN)
-        return ncb_err(NC_ERR_UNSUPPORTED, "%s: %d operands (at most %d supported)",
-                       ir_node_desc(n, b, sizeof b), n_in, NCK_EIN_MAX_IN);
-    e->n_in = n_in;
-    const char *arrow = strstr(eq, "->");
-    size_t lhs_len = arrow ? (size_t)(arrow - eq) : len;
-    int labs[NCK_EIN_MAX_IN][NC_MAX_DIMS], nlab[NCK_EIN_MAX_IN], ell[NCK_EIN_MAX_IN];
-    int ell_n[NCK_EIN_MAX_IN], ell_rank = 0;
-    bool ell_unknown = false, any_ell = false;
-    size_t pos = 0;
-    for (int t = 0; t < n_in; t++) {
-        size_t end = pos;
-        while (end < lhs_len && eq[end] != ',') end++;
-        if (t < n_in - 1 ? end >= lhs_len : end != lhs_len)
-            return ncb_err(NC_ERR_INVALID_MODEL, "%s: equation '%s' does not have %d operand terms",
-                           ir_node_desc(n, b, sizeof b), raw, n_in);
-        nlab[t] = parse_term(eq + pos, end - pos, labs[t], &ell[t]);
-        if (nlab[t] < 0)
-            return ncb_err(NC_ERR_INVALID_MODEL, "%s: equation '%s': term %d is malformed",
-                           ir_node_desc(n, b, sizeof b), raw, t);
-        ell_n[t] = 0;
-        if (ell[t] >= 0) {
-            any_ell = true;
-            if (ranks[t] < 0) {
-                ell_unknown = true;
-            } else {
-                ell_n[t] = ranks[t] - nlab[t];
-                if (ell_n[t] < 0)
-                    return ncb_err(NC_ERR_SHAPE, "%s: term %d has %d labels but input %d has rank %d",
-                                   ir_node_desc(n, b, sizeof b), t, nlab[t], t, ranks[t]);
-                if (ell_n[t] > ell_rank) ell_rank = ell_n[t];
-            }
-        } else if (ranks[t] >= 0 && ranks[t] != nlab[t]) {
-            return ncb_err(NC_ERR_SHAPE, "%s: term %d has %d labels but input %d has rank %d",
-                           ir_node_desc(n, b, sizeof b), t, nlab[t], t, ranks[t]);
-        }
-        pos = end + 1;
-    }
-    for (int l = 0; l < NCK_EIN_MAX_LAB; l++) e->size[l] = -1;
-    int count[NCK_EIN_MAX_LAB] = {0};
-    for (int t = 0; t < n_in; t++) {
-        if (ell[t] >= 0 && ranks[t] < 0) {
-            e->rank[t] = -1;
-            for (int i = 0; i < nlab[t]; i++) count[labs[t][i]]++;
-            continue;
-        }
-        int r = 0;
-        for (int i = 0; i <= nlab[t]; i++) {
-            if (i == ell[t])
-                for (int j = 0; j < ell_n[t]; j++) e->lab[t][r++] = 52 + ell_rank - ell_n[t] + j;
-            if (i < nlab[t]) e->lab[t][r++] = labs[t][i];
-        }
-        e->rank[t] = r;
-        for (int i = 0; i < r; i++) {
-            int l = e->lab[t][i];
-            if (l < 52) count[l]++;
-            int64_t s = dims[t][i];
-            if (s < 0) continue;
-            if (e->size[l] < 0 || e->size[l] == 1)
-                e->size[l] = s;
-            else if (s != 1 && s != e->size[l])
-                return ncb_err(NC_ERR_SHAPE, "%s: label '%c' has extent %lld in input %d but %lld "
-                               "elsewhere", ir_node_desc(n, b, sizeof b),
-                               l < 26 ? 'A' + l : l < 52 ? 'a' + l - 26 : '.', (long long)s, t,
-                               (long long)e->size[l]);
-        }
-    }
-    /* output */
-    int out_rank = 0;
-    if (arrow) {
-        int olabs[NC_MAX_DIMS], oell;
-        int no = parse_term(arrow + 2, strlen(arrow + 2), olabs, &oell);
-        if (no < 0)
-            return ncb_err(NC_ERR_INVALID_MODEL, "%s: equation '%s': output term is malformed",
-                           ir_node_desc(n, b, sizeof b), raw);
-        for (int i = 0; i < no; i++) {
-            if (!count[olabs[i]])
-                return ncb_err(NC_ERR_INVALID_MODEL, "%s: equation '%s': output label '%c' is in "
-                               "no input", ir_node_desc(n, b, sizeof b), raw,
-                               arrow[2 + i + (oell >= 0 && i >= oell ? 3 : 0)]);
-            for (int j = 0; j < i; j++)
-                if (olabs[j] == olabs[i])
-                    return ncb_err(NC_ERR_INVALID_MODEL, "%s: equation '%s': output label repeated",
-                                   ir_node_desc(n, b, sizeof b), raw);
-        }
-        if (oell >= 0 && ell_unknown) {
-            e->out_rank = -1;
-            return NC_OK;
-        }
-        if (no + (oell >= 0 ? ell_rank : 0) > NC_MAX_DIMS)
-            return ncb_err(NC_ERR_UNSUPPORTED, "%s: output rank exceeds %d",
-                           ir_node_desc(n, b, sizeof b), NC_MAX_DIMS);
-        for (int i = 0; i <= no; i++) {
-            if (i == oell)
-                for (int j = 0; j < ell_rank; j++) e->out_lab[out_rank++] = 52 + j;
-            if (i < no) e->out_lab[out_rank++] = olabs[i];
-        }
-    } else {
-        if (any_ell && ell_unknown) {
-            e->out_rank = -1;
-            return NC_OK;
-        }
-        for (int j = 0; j < ell_rank; j++) e->out_lab[out_rank++] = 52 + j;
-        for (int l = 0; l < 52; l++)
-            if (count[l] == 1) {
-                if (out_rank >= NC_MAX_DIMS)
-                    return ncb_err(NC_ERR_UNSUPPORTED, "%s: output rank exceeds %d",
-                                   ir_node_desc(n, b, sizeof b), NC_MAX_DIMS);
-                e->out_lab[out_rank++] = l;
-            }
-    }
-    e->out_rank = out_rank;
-    for (int t = 0; t < n_in; t++)
-        if (e->rank[t] < 0) e->out_rank = -1;
-    return NC_OK;
-}
-
 /* ---- evaluation ---- */
 
 typedef struct ein_op {
@@ -238,17 +76,17 @@ static bool op_has(const ein_op *op, int l) {
 }
 
 /* needed[l]: label l is in the output or in an input after `after`. */
-static void needed_after(const nckern_einsum *e, int after, bool *needed) {
-    memset(needed, 0, NCK_EIN_MAX_LAB * sizeof *needed);
+static void needed_after(const ncshape_einsum *e, int after, bool *needed) {
+    memset(needed, 0, NCS_EIN_MAX_LAB * sizeof *needed);
     for (int i = 0; i < e->out_rank; i++) needed[e->out_lab[i]] = true;
     for (int t = after + 1; t < e->n_in; t++)
         for (int i = 0; i < e->rank[t]; i++) needed[e->lab[t][i]] = true;
 }
 
 /* Input t reduced to its unique labels; labels used nowhere else summed. */
-static nc_status load_operand(const nckern_einsum *e, int t, const nc_tensor *x, bool dbl,
+static nc_status load_operand(const ncshape_einsum *e, int t, const nc_tensor *x, bool dbl,
                               ein_op *op) {
-    bool needed[NCK_EIN_MAX_LAB];
+    bool needed[NCS_EIN_MAX_LAB];
     memset(needed, 0, sizeof needed);
     for (int i = 0; i < e->out_rank; i++) needed[e->out_lab[i]] = true;
     for (int u = 0; u < e->n_in; u++)
@@ -256,7 +94,7 @@ static nc_status load_operand(const nckern_einsum *e, int t, const nc_tensor *x,
             for (int i = 0; i < e->rank[u]; i++) needed[e->lab[u][i]] = true;
     int64_t xs[NC_MAX_DIMS];
     ncb_strides(x->ndim, x->dims, xs);
-    int nk = 0, nr = 0, seen[NCK_EIN_MAX_LAB];
+    int nk = 0, nr = 0, seen[NCS_EIN_MAX_LAB];
     int64_t dk[NC_MAX_DIMS], sk[NC_MAX_DIMS], dr[NC_MAX_DIMS], sr[NC_MAX_DIMS];
     memset(seen, -1, sizeof seen);
     op->nl = 0;
@@ -296,7 +134,7 @@ static nc_status load_operand(const nckern_einsum *e, int t, const nc_tensor *x,
 }
 
 /* a <- contraction of a and b keeping the labels marked in keep. */
-static nc_status contract(ein_op *a, ein_op *b, const bool *keep, const nckern_einsum *e,
+static nc_status contract(ein_op *a, ein_op *b, const bool *keep, const ncshape_einsum *e,
                           bool dbl) {
     int bl[2 * NC_MAX_DIMS], ml[2 * NC_MAX_DIMS], kl[4 * NC_MAX_DIMS], nl[2 * NC_MAX_DIMS];
     int nb = 0, nm = 0, nk = 0, nn = 0;
@@ -375,16 +213,16 @@ done:
 }
 
 nc_status nckern_nn_einsum(const nc_kctx *ctx) {
-    int ranks[NCK_EIN_MAX_IN];
-    int64_t dims[NCK_EIN_MAX_IN][NC_MAX_DIMS];
-    if (ctx->n_in > NCK_EIN_MAX_IN)
+    int ranks[NCS_EIN_MAX_IN];
+    int64_t dims[NCS_EIN_MAX_IN][NC_MAX_DIMS];
+    if (ctx->n_in > NCS_EIN_MAX_IN)
         return ncb_err(NC_ERR_UNSUPPORTED, "Einsum with %d operands", ctx->n_in);
     for (int i = 0; i < ctx->n_in; i++) {
         ranks[i] = ctx->in[i]->ndim;
         memcpy(dims[i], ctx->in[i]->dims, sizeof dims[i]);
     }
-    nckern_einsum e;
-    NCB_TRY(nckern_einsum_parse(ctx->node, ctx->n_in, ranks, (const int64_t(*)[NC_MAX_DIMS])dims, &e));
+    ncshape_einsum e;
+    NCB_TRY(ncshape_einsum_parse(ctx->node, ctx->n_in, ranks, (const int64_t(*)[NC_MAX_DIMS])dims, &e));
     nc_tensor *yt = ctx->out[0];
     bool dbl = yt->dtype == NC_DTYPE_F64 || !ncb_dtype_is_float(yt->dtype);
     ein_op cur, nxt;
@@ -392,7 +230,7 @@ nc_status nckern_nn_einsum(const nc_kctx *ctx) {
     for (int t = 1; t < e.n_in; t++) {
         nc_status st = load_operand(&e, t, ctx->in[t], dbl, &nxt);
         if (st == NC_OK) {
-            bool keep[NCK_EIN_MAX_LAB];
+            bool keep[NCS_EIN_MAX_LAB];
             needed_after(&e, t, keep);
             st = contract(&cur, &nxt, keep, &e, dbl);
             free(nxt.buf);

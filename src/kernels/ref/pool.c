@@ -23,9 +23,9 @@ nc_status nckern_nn_pool(const nc_kctx *ctx) {
     nc_tensor *it = ctx->n_out > 1 ? ctx->out[1] : NULL;
     const char *op = ctx->node->op_type;
     int kind = !strcmp(op, "MaxPool") ? POOL_MAX : !strcmp(op, "LpPool") ? POOL_LP : POOL_AVG;
-    nckern_geom g;
+    ncshape_geom g;
     int nsp = xt->ndim - 2;
-    NCB_TRY(nckern_geom_resolve(ctx->node, NCK_GEOM_POOL, nsp, xt->dims + 2, NULL, &g));
+    NCB_TRY(ncshape_geom_resolve(ctx->node, NCS_GEOM_POOL, nsp, xt->dims + 2, NULL, &g));
     if (nckern_numel(yt) == 0) return NC_OK;
     bool include_pad = ir_attr_int(ctx->node, "count_include_pad", 0) != 0;
     bool col_major = ir_attr_int(ctx->node, "storage_order", 0) != 0;
@@ -46,12 +46,12 @@ nc_status nckern_nn_pool(const nc_kctx *ctx) {
     int64_t *idx_out = it ? (int64_t *)it->data : NULL;
     for (int64_t nc = 0; nc < NC; nc++) {
         const double *xc = x ? x + nc * in_sz : NULL;
-        int64_t oo[NCK_MAX_SP] = {0};
+        int64_t oo[NCS_MAX_SP] = {0};
         int64_t o = 0;
         do {
             double acc = kind == POOL_MAX ? -INFINITY : 0.0;
             int64_t cnt = 0, arg = -1;
-            int64_t kk[NCK_MAX_SP] = {0};
+            int64_t kk[NCS_MAX_SP] = {0};
             do {
                 int64_t off = 0;
                 bool in_x = true, in_pad = true;
@@ -87,7 +87,7 @@ nc_status nckern_nn_pool(const nc_kctx *ctx) {
                 int64_t flat = -1;
                 if (arg >= 0) {
                     /* spatial position of arg, re-flattened in the requested order */
-                    int64_t pos[NCK_MAX_SP], r = arg;
+                    int64_t pos[NCS_MAX_SP], r = arg;
                     for (int i = nsp - 1; i >= 0; i--) {
                         pos[i] = r % g.in[i];
                         r /= g.in[i];

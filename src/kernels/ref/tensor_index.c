@@ -10,31 +10,6 @@
 #include "kernels/kernel.h"
 #include "kernels/ref/tensor_plan.h"
 
-static nc_status kerr(const nc_kctx *c, nc_status s, const char *fmt, ...) NCB_PRINTF(3, 4);
-static nc_status kerr(const nc_kctx *c, nc_status s, const char *fmt, ...) {
-    char desc[160], msg[NCB_ERRMSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ncb_err(s, "%s: %s", ir_node_desc(c->node, desc, sizeof desc), msg);
-}
-
-static int64_t numel(const nc_tensor *t) { return ncb_shape_numel(t->ndim, t->dims); }
-
-static inline void cpy(void *d, const void *s, size_t n) {
-    if (n) memcpy(d, s, n);
-}
-
-static inline void cpy_elem(char *d, const char *s, size_t esz) {
-    switch (esz) {
-    case 1: *d = *s; break;
-    case 2: memcpy(d, s, 2); break;
-    case 4: memcpy(d, s, 4); break;
-    case 8: memcpy(d, s, 8); break;
-    default: memcpy(d, s, esz); break;
-    }
-}
 
 /* Index i of an int32/int64 tensor. */
 static inline int64_t load_index(const nc_tensor *t, int64_t i) {
@@ -48,7 +23,7 @@ static inline int64_t load_index(const nc_tensor *t, int64_t i) {
 static inline nc_status norm_index(const nc_kctx *c, int64_t v, int64_t n, int64_t *out) {
     int64_t w = v < 0 ? v + n : v;
     if (w < 0 || w >= n)
-        return kerr(c, NC_ERR_INVALID_ARG, "index %lld is out of range for an axis of size %lld",
+        return ir_node_err(c->node, NC_ERR_INVALID_ARG, "index %lld is out of range for an axis of size %lld",
                     (long long)v, (long long)n);
     *out = w;
     return NC_OK;
@@ -135,7 +110,7 @@ nc_status nckern_tensor_gather(const nc_kctx *c) {
     for (int d = axis + 1; d < r; d++) inner *= x->dims[d];
     if (numel(y) == 0) return NC_OK;
     int64_t small[64], *idx = ni <= 64 ? small : malloc((size_t)ni * sizeof *idx);
-    if (!idx) return kerr(c, NC_ERR_NOMEM, "out of memory for %lld indices", (long long)ni);
+    if (!idx) return ir_node_err(c->node, NC_ERR_NOMEM, "out of memory for %lld indices", (long long)ni);
     for (int64_t j = 0; j < ni; j++) {
         nc_status s = norm_index(c, load_index(ix, j), n, &idx[j]);
         if (s != NC_OK) {
@@ -249,7 +224,7 @@ nc_status nckern_tensor_scatter_nd(const nc_kctx *c) {
     for (int d = 0; d < q - 1; d++) tuples *= ix->dims[d];
     for (int64_t d = k; d < r; d++) slice *= x->dims[d];
     if (tuples == 0 || numel(y) == 0) return NC_OK;
-    if (numel(up) != tuples * slice) return kerr(c, NC_ERR_SHAPE, "input 2 (updates) has the wrong size");
+    if (numel(up) != tuples * slice) return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (updates) has the wrong size");
     size_t esz = nc_dtype_size(x->dtype);
     const int64_t *ind = ix->data;
     const char *u = up->data;
@@ -275,7 +250,7 @@ nc_status nckern_tensor_scatter_elements(const nc_kctx *c) {
     int64_t n = numel(ix), len = x->dims[axis];
     if (n == 0) return NC_OK;
     if (!ncb_shape_eq(ix->ndim, ix->dims, up->ndim, up->dims))
-        return kerr(c, NC_ERR_SHAPE, "updates and indices differ in shape");
+        return ir_node_err(c->node, NC_ERR_SHAPE, "updates and indices differ in shape");
     elem_walk w;
     walk_init(&w, x, ix, axis);
     size_t esz = nc_dtype_size(x->dtype);
@@ -299,7 +274,7 @@ nc_status nckern_tensor_one_hot(const nc_kctx *c) {
     int axis;
     NCB_TRY(ir_norm_axis(c->node, ir_attr_int(c->node, "axis", -1), y->ndim, &axis));
     if (numel(vals) != 2 || vals->dtype != y->dtype)
-        return kerr(c, NC_ERR_SHAPE, "input 2 (values) must hold [off, on] of the output type");
+        return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (values) must hold [off, on] of the output type");
     int64_t depth = y->dims[axis], outer = 1, inner = 1;
     for (int d = 0; d < axis; d++) outer *= y->dims[d];
     for (int d = axis + 1; d < y->ndim; d++) inner *= y->dims[d];
@@ -335,11 +310,11 @@ nc_status nckern_tensor_nonzero(const nc_kctx *c) {
     int64_t dims[NC_MAX_DIMS] = {0}, p[NC_MAX_DIMS] = {0};
     if (x->ndim == 0) dims[0] = 1;
     else memcpy(dims, x->dims, sizeof(int64_t) * (size_t)r);
-    if (y->dims[0] != r) return kerr(c, NC_ERR_INTERNAL, "output has %lld rows for rank %d", (long long)y->dims[0], r);
+    if (y->dims[0] != r) return ir_node_err(c->node, NC_ERR_INTERNAL, "output has %lld rows for rank %d", (long long)y->dims[0], r);
     int64_t *o = y->data;
     for (int64_t i = 0; i < n; i++) {
         if (ncshape_tensor_is_nonzero(x->dtype, x->data, i)) {
-            if (j >= cnt) return kerr(c, NC_ERR_INTERNAL, "more non-zeros than the output holds");
+            if (j >= cnt) return ir_node_err(c->node, NC_ERR_INTERNAL, "more non-zeros than the output holds");
             for (int d = 0; d < r; d++) o[d * cnt + j] = p[d];
             j++;
         }
@@ -348,7 +323,7 @@ nc_status nckern_tensor_nonzero(const nc_kctx *c) {
             p[d] = 0;
         }
     }
-    if (j != cnt) return kerr(c, NC_ERR_INTERNAL, "found %lld non-zeros, output holds %lld", (long long)j, (long long)cnt);
+    if (j != cnt) return ir_node_err(c->node, NC_ERR_INTERNAL, "found %lld non-zeros, output holds %lld", (long long)j, (long long)cnt);
     return NC_OK;
 }
 
@@ -367,11 +342,11 @@ nc_status nckern_tensor_compress(const nc_kctx *c) {
     } else {
         len = numel(x);
     }
-    if (nc > len) return kerr(c, NC_ERR_SHAPE, "condition has %lld entries, the input only %lld", (long long)nc, (long long)len);
+    if (nc > len) return ir_node_err(c->node, NC_ERR_SHAPE, "condition has %lld entries, the input only %lld", (long long)nc, (long long)len);
     int64_t kept = 0;
     const unsigned char *cv = cond->data;
     for (int64_t j = 0; j < nc; j++) kept += cv[j] != 0;
-    if (numel(y) != outer * kept * inner) return kerr(c, NC_ERR_INTERNAL, "output size disagrees with the condition");
+    if (numel(y) != outer * kept * inner) return ir_node_err(c->node, NC_ERR_INTERNAL, "output size disagrees with the condition");
     if (numel(y) == 0) return NC_OK;
     size_t chunk = (size_t)inner * esz;
     const char *s = x->data;
@@ -402,12 +377,12 @@ nc_status nckern_tensor_unique(const nc_kctx *c) {
     }
     nc_status s = NC_OK;
     if (numel(y) != outer * nu * inner) {
-        s = kerr(c, NC_ERR_INTERNAL, "output 0 size disagrees with the unique count");
+        s = ir_node_err(c->node, NC_ERR_INTERNAL, "output 0 size disagrees with the unique count");
         goto done;
     }
     for (int o = 1; o < c->n_out; o++)
         if (c->out[o] && numel(c->out[o]) != (o == 2 ? len : nu)) {
-            s = kerr(c, NC_ERR_INTERNAL, "output %d size disagrees with the unique count", o);
+            s = ir_node_err(c->node, NC_ERR_INTERNAL, "output %d size disagrees with the unique count", o);
             goto done;
         }
     size_t esz = nc_dtype_size(x->dtype), chunk = (size_t)inner * esz;

@@ -12,33 +12,6 @@
 #include "kernels/kernel.h"
 #include "kernels/ref/tensor_plan.h"
 
-static nc_status kerr(const nc_kctx *c, nc_status s, const char *fmt, ...) NCB_PRINTF(3, 4);
-static nc_status kerr(const nc_kctx *c, nc_status s, const char *fmt, ...) {
-    char desc[160], msg[NCB_ERRMSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ncb_err(s, "%s: %s", ir_node_desc(c->node, desc, sizeof desc), msg);
-}
-
-static int64_t numel(const nc_tensor *t) { return ncb_shape_numel(t->ndim, t->dims); }
-
-/* memcpy that tolerates the NULL data of empty tensors. */
-static inline void cpy(void *d, const void *s, size_t n) {
-    if (n) memcpy(d, s, n);
-}
-
-/* One element of esz bytes; constant-size memcpy compiles to a move. */
-static inline void cpy_elem(char *d, const char *s, size_t esz) {
-    switch (esz) {
-    case 1: *d = *s; break;
-    case 2: memcpy(d, s, 2); break;
-    case 4: memcpy(d, s, 4); break;
-    case 8: memcpy(d, s, 8); break;
-    default: memcpy(d, s, esz); break;
-    }
-}
 
 static void copy_1d(char *d, int64_t ds, const char *s, int64_t ss, int64_t n, size_t esz) {
     ptrdiff_t db = (ptrdiff_t)(ds * (int64_t)esz), sb = (ptrdiff_t)(ss * (int64_t)esz);
@@ -116,7 +89,7 @@ nc_status nckern_tensor_copy(const nc_kctx *c) {
     const nc_tensor *x = c->in[0];
     nc_tensor *y = c->out[0];
     if (x->nbytes != y->nbytes)
-        return kerr(c, NC_ERR_INTERNAL, "output holds %zu bytes, input %zu", y->nbytes, x->nbytes);
+        return ir_node_err(c->node, NC_ERR_INTERNAL, "output holds %zu bytes, input %zu", y->nbytes, x->nbytes);
     if (y->data != x->data) cpy(y->data, x->data, x->nbytes);
     return NC_OK;
 }
@@ -125,7 +98,7 @@ nc_status nckern_tensor_shape(const nc_kctx *c) {
     const nc_tensor *x = c->in[0];
     int64_t s, e;
     ncshape_tensor_shape_range(c->node, c->opset, x->ndim, &s, &e);
-    if (numel(c->out[0]) != e - s) return kerr(c, NC_ERR_INTERNAL, "output has the wrong length");
+    if (numel(c->out[0]) != e - s) return ir_node_err(c->node, NC_ERR_INTERNAL, "output has the wrong length");
     int64_t *o = c->out[0]->data;
     for (int64_t i = s; i < e; i++) o[i - s] = x->dims[i];
     return NC_OK;
@@ -187,11 +160,11 @@ nc_status nckern_tensor_split(const nc_kctx *c) {
     const char *s = x->data;
     for (int i = 0; i < c->n_out; i++) {
         nc_tensor *y = c->out[i];
-        if (!y) return kerr(c, NC_ERR_INTERNAL, "output %d is omitted", i);
+        if (!y) return ir_node_err(c->node, NC_ERR_INTERNAL, "output %d is omitted", i);
         int64_t ny = numel(y);
         if (ny == 0) continue;
         size_t chunk = (size_t)(ny / outer) * esz;
-        if (at + chunk > row) return kerr(c, NC_ERR_INTERNAL, "outputs exceed the input");
+        if (at + chunk > row) return ir_node_err(c->node, NC_ERR_INTERNAL, "outputs exceed the input");
         char *o = y->data;
         for (int64_t j = 0; j < outer; j++) memcpy(o + j * chunk, s + j * row + at, chunk);
         at += chunk;
@@ -208,7 +181,7 @@ nc_status nckern_tensor_slice(const nc_kctx *c) {
     for (int i = 1; i < 5 && i < c->n_in; i++) t[i] = c->in[i];
     NCB_TRY(ncshape_tensor_slice_plan(c->node, c->opset, r, x->dims, t[1], t[2], t[3], t[4], start,
                                       step, count));
-    if (!ncb_shape_eq(r, count, y->ndim, y->dims)) return kerr(c, NC_ERR_INTERNAL, "output shape disagrees with the plan");
+    if (!ncb_shape_eq(r, count, y->ndim, y->dims)) return ir_node_err(c->node, NC_ERR_INTERNAL, "output shape disagrees with the plan");
     if (numel(y) == 0) return NC_OK;
     int64_t is[NC_MAX_DIMS], os[NC_MAX_DIMS], ss[NC_MAX_DIMS], off = 0;
     ncb_strides(r, x->dims, is);
@@ -229,7 +202,7 @@ nc_status nckern_tensor_expand(const nc_kctx *c) {
     nc_tensor *y = c->out[0];
     int r = y->ndim, off = y->ndim - x->ndim;
     if (numel(y) == 0) return NC_OK;
-    if (off < 0) return kerr(c, NC_ERR_INTERNAL, "output rank below input rank");
+    if (off < 0) return ir_node_err(c->node, NC_ERR_INTERNAL, "output rank below input rank");
     int64_t is[NC_MAX_DIMS], os[NC_MAX_DIMS], ss[NC_MAX_DIMS];
     ncb_strides(x->ndim, x->dims, is);
     ncb_strides(r, y->dims, os);
@@ -237,7 +210,7 @@ nc_status nckern_tensor_expand(const nc_kctx *c) {
         int xd = d - off;
         if (xd < 0 || x->dims[xd] == 1) ss[d] = 0;
         else if (x->dims[xd] == y->dims[d]) ss[d] = is[xd];
-        else return kerr(c, NC_ERR_INTERNAL, "dimension %d does not broadcast", d);
+        else return ir_node_err(c->node, NC_ERR_INTERNAL, "dimension %d does not broadcast", d);
     }
     nckern_tensor_copy_box(y->data, os, x->data, ss, r, y->dims, nc_dtype_size(x->dtype));
     return NC_OK;
@@ -248,14 +221,14 @@ nc_status nckern_tensor_tile(const nc_kctx *c) {
     nc_tensor *y = c->out[0];
     int r = x->ndim;
     if (numel(y) == 0) return NC_OK;
-    if (y->ndim != r) return kerr(c, NC_ERR_INTERNAL, "output rank differs");
+    if (y->ndim != r) return ir_node_err(c->node, NC_ERR_INTERNAL, "output rank differs");
     int64_t is[NC_MAX_DIMS], os[NC_MAX_DIMS];
     int64_t dims[NCK_COPY_MAX_DIMS], ds[NCK_COPY_MAX_DIMS], ss[NCK_COPY_MAX_DIMS];
     ncb_strides(r, x->dims, is);
     ncb_strides(r, y->dims, os);
     /* Output axis d viewed as (repeat, input index). */
     for (int d = 0; d < r; d++) {
-        if (x->dims[d] == 0 || y->dims[d] % x->dims[d]) return kerr(c, NC_ERR_INTERNAL, "bad tile shape");
+        if (x->dims[d] == 0 || y->dims[d] % x->dims[d]) return ir_node_err(c->node, NC_ERR_INTERNAL, "bad tile shape");
         dims[2 * d] = y->dims[d] / x->dims[d];
         dims[2 * d + 1] = x->dims[d];
         ds[2 * d] = x->dims[d] * os[d];
@@ -302,13 +275,13 @@ nc_status nckern_tensor_pad(const nc_kctx *c) {
     NCB_TRY(ncshape_tensor_pad_plan(c->node, c->opset, r, c->n_in > 1 ? c->in[1] : NULL,
                                     c->n_in > 3 ? c->in[3] : NULL, pb, pe));
     for (int d = 0; d < r; d++)
-        if (y->dims[d] != x->dims[d] + pb[d] + pe[d]) return kerr(c, NC_ERR_INTERNAL, "output shape disagrees with pads");
+        if (y->dims[d] != x->dims[d] + pb[d] + pe[d]) return ir_node_err(c->node, NC_ERR_INTERNAL, "output shape disagrees with pads");
     /* The constant, in the data's type. */
     unsigned char pat[16] = {0};
     if (mode == 0) {
         if (c->opset >= 11 && c->n_in > 2 && c->in[2]) {
             if (numel(c->in[2]) != 1 || c->in[2]->dtype != x->dtype)
-                return kerr(c, NC_ERR_SHAPE, "input 2 (constant_value) must be one %s", ncb_dtype_onnx_name(x->dtype));
+                return ir_node_err(c->node, NC_ERR_SHAPE, "input 2 (constant_value) must be one %s", ncb_dtype_onnx_name(x->dtype));
             memcpy(pat, c->in[2]->data, esz);
         } else if (c->opset < 11) {
             ncb_store_f64(x->dtype, pat, 0, ir_attr_float(c->node, "value", 0.0f));
@@ -340,7 +313,7 @@ nc_status nckern_tensor_pad(const nc_kctx *c) {
     int64_t tot = 0, *map[NC_MAX_DIMS];
     for (int d = 0; d < r; d++) tot += y->dims[d];
     int64_t *buf = malloc((size_t)tot * sizeof *buf);
-    if (!buf) return kerr(c, NC_ERR_NOMEM, "out of memory for pad maps");
+    if (!buf) return ir_node_err(c->node, NC_ERR_NOMEM, "out of memory for pad maps");
     int64_t at = 0;
     for (int d = 0; d < r; d++) {
         map[d] = buf + at;
@@ -425,7 +398,7 @@ nc_status nckern_tensor_constant_of_shape(const nc_kctx *c) {
     const nc_tensor *v = ir_attr_tensor(c->node, "value");
     unsigned char zero[16] = {0};
     size_t esz = nc_dtype_size(y->dtype);
-    if (v && v->dtype != y->dtype) return kerr(c, NC_ERR_INTERNAL, "value type differs from the output");
+    if (v && v->dtype != y->dtype) return ir_node_err(c->node, NC_ERR_INTERNAL, "value type differs from the output");
     nckern_tensor_fill(y->data, numel(y), v ? v->data : zero, esz);
     return NC_OK;
 }
@@ -435,7 +408,7 @@ nc_status nckern_tensor_range(const nc_kctx *c) {
     nc_dtype t = y->dtype;
     int64_t n = numel(y);
     for (int i = 0; i < 3; i++)
-        if (numel(c->in[i]) != 1 || c->in[i]->dtype != t) return kerr(c, NC_ERR_SHAPE, "input %d must be a scalar of the output type", i);
+        if (numel(c->in[i]) != 1 || c->in[i]->dtype != t) return ir_node_err(c->node, NC_ERR_SHAPE, "input %d must be a scalar of the output type", i);
     if (ncb_dtype_is_float(t)) {
         double s = ncb_load_f64(t, c->in[0]->data, 0), d = ncb_load_f64(t, c->in[2]->data, 0);
         if (t == NC_DTYPE_F32) {
@@ -471,7 +444,7 @@ nc_status nckern_tensor_trilu(const nc_kctx *c) {
     if (n == 0) return NC_OK;
     int64_t k = 0;
     if (c->n_in > 1 && c->in[1]) {
-        if (numel(c->in[1]) != 1) return kerr(c, NC_ERR_SHAPE, "input 1 (k) must have one element");
+        if (numel(c->in[1]) != 1) return ir_node_err(c->node, NC_ERR_SHAPE, "input 1 (k) must have one element");
         k = ncb_load_i64(c->in[1]->dtype, c->in[1]->data, 0);
     }
     bool upper = ir_attr_int(c->node, "upper", 1) != 0;
@@ -514,7 +487,7 @@ nc_status nckern_tensor_dropout(const nc_kctx *c) {
         if (c->n_in > 1 && c->in[1] && numel(c->in[1]) == 1)
             ratio = ncb_load_f64(c->in[1]->dtype, c->in[1]->data, 0);
         if (ratio != 0.0)
-            return kerr(c, NC_ERR_UNSUPPORTED, "training_mode with ratio %g (random dropout) is not supported", ratio);
+            return ir_node_err(c->node, NC_ERR_UNSUPPORTED, "training_mode with ratio %g (random dropout) is not supported", ratio);
     }
     cpy(c->out[0]->data, x->data, x->nbytes);
     if (c->n_out > 1 && c->out[1]) {
