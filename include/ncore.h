@@ -162,6 +162,11 @@ typedef struct nc_load_options {
     /* Largest model file or external-data total accepted, in bytes
      * (0 = 4 GiB). */
     uint64_t max_file_bytes;
+    /* Non-zero: load a model that uses ops ncore cannot run, so that it can
+     * be inspected (nc_model_visit_ops reports them); creating a session on
+     * it fails with NC_ERR_UNSUPPORTED naming them. Zero (the default): such
+     * a model fails to load, naming the first such node. */
+    int allow_unsupported;
 } nc_load_options;
 
 /* Constructor: load an ONNX file. External data files are resolved next to

@@ -69,7 +69,9 @@ typedef struct ir_node {
     char *op_type;
     char *domain;   /* "" for ai.onnx (also written "ai.onnx" in some files) */
     int opset;      /* the model's imported version of this domain */
-    const struct ir_opdef *def; /* resolved at import; never NULL after import */
+    const struct ir_opdef *def; /* resolved at import; NULL only for an op
+                                   ncore cannot run, kept when loading with
+                                   allow_unsupported (sessions refuse it) */
     int n_in;
     int *in;        /* value indices; -1 = optional input omitted */
     int n_out;

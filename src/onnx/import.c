@@ -376,8 +376,14 @@ static nc_status import_node(importer *im, ir_graph *g, const Onnx__NodeProto *n
     const char *op = np->op_type, *domain = norm_domain(np->domain);
     const ir_opdef *def = NULL;
     int opset = 0;
-    NCB_TRY(resolve_op(im->m, name, op, domain, &def, &opset));
-    NCB_TRY(check_arity(def, name, op, np));
+    nc_status rs = resolve_op(im->m, name, op, domain, &def, &opset);
+    if (rs == NC_ERR_UNSUPPORTED && im->c->allow_unsupported)
+        def = NULL; /* kept for inspection; sessions refuse the model */
+    else if (rs != NC_OK)
+        return rs;
+    if (def) NCB_TRY(check_arity(def, name, op, np));
+    else if (np->n_input > 65536 || np->n_output > 65536)
+        return ncb_err(NC_ERR_LIMIT, "node '%s' (%s) has too many inputs or outputs", name, op);
     int idx;
     NCB_TRY(ir_graph_add_node(g, op, domain, name, (int)np->n_input, (int)np->n_output, &idx));
     g->nodes[idx].def = def;
@@ -566,6 +572,7 @@ static nc_status load_bytes(const void *data, size_t size, const char *base_dir,
     onnx_ctx c = {0};
     c.base_dir = base_dir;
     c.max_bytes = opts && opts->max_file_bytes ? opts->max_file_bytes : ONNX_DEFAULT_MAX_BYTES;
+    c.allow_unsupported = opts && opts->allow_unsupported;
     if (size == 0) return ncb_err(NC_ERR_PARSE, "model is empty (0 bytes)");
     if ((uint64_t)size > c.max_bytes)
         return ncb_err(NC_ERR_LIMIT, "model is %zu bytes, beyond the limit of %llu", size,

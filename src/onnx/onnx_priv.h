@@ -4,6 +4,7 @@
 #define NC_ONNX_PRIV_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/tensor.h"
@@ -23,6 +24,7 @@ typedef struct onnx_ctx {
     char *base_real;      /* realpath(base_dir), filled on first use */
     uint64_t max_bytes;   /* limit on the model bytes and on external data */
     uint64_t used_bytes;  /* model bytes plus external data read so far */
+    bool allow_unsupported; /* keep nodes with no registry entry (def NULL) */
 } onnx_ctx;
 
 /* Walk the protobuf wire format of a message of type desc and fail

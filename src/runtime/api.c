@@ -179,10 +179,37 @@ static nc_status sess_err(nc_session *s, nc_status st) {
     return st;
 }
 
+/* A model loaded with allow_unsupported can be inspected, not run. */
+static nc_status check_runnable(const nc_model *m) {
+    op_count *list = NULL;
+    int n = 0, cap = 0;
+    if (collect_ops(m->ir->graph, &list, &n, &cap)) {
+        free(list);
+        return ncb_err(NC_ERR_NOMEM, "out of memory checking the model's ops");
+    }
+    char names[512];
+    size_t len = 0;
+    int bad = 0;
+    names[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        if (list[k].supported) continue;
+        if (len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s%s%s", bad ? ", " : "",
+                                    list[k].domain, list[k].domain[0] ? "::" : "", list[k].op);
+        bad++;
+    }
+    free(list);
+    if (bad)
+        return ncb_err(NC_ERR_UNSUPPORTED, "the model uses %d op type%s ncore cannot run: %s", bad,
+                       bad == 1 ? "" : "s", names);
+    return NC_OK;
+}
+
 nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_session **out) {
     if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: out is NULL");
     *out = NULL;
     if (!model) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: model is NULL");
+    NCB_TRY(check_runnable(model));
     const char *dev = opts && opts->device ? opts->device : "cpu";
     if (strcmp(dev, "cpu") && strcmp(dev, "ref"))
         return ncb_err(NC_ERR_UNSUPPORTED, "device '%s' is not available (have: cpu, ref)", dev);

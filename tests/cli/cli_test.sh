@@ -248,9 +248,19 @@ case_symbolic_dims() {
     nc run "$W/sym.onnx" --random --shape x=5,a; expect_rc 2
 }
 
+case_memory_limit() {
+    # relu's output is 3x4x5 floats = 240 bytes
+    nc run "$RELU/model.onnx" --random --memory-limit 100
+    expect_rc 1; expect_err "memory limit"; expect_err "[3,4,5]"; expect_err "limit 100)"
+    nc run "$RELU/model.onnx" --random --memory-limit 1K; expect_rc 0
+    nc run "$RELU/model.onnx" --random --memory-limit 12X; expect_rc 2
+    nc run "$RELU/model.onnx" --random --memory-limit -5; expect_rc 2
+}
+
 case_unsupported_op() {
     mkmodel "$W/unsup.onnx" FrobnicateOp
-    nc info "$W/unsup.onnx"; expect_rc 1; expect_err "FrobnicateOp"; expect_err "unsup.onnx"
+    # info lists what is unsupported (its job), run refuses it
+    nc info "$W/unsup.onnx"; expect_rc 0; expect_out "unsupported: FrobnicateOp"
     nc run "$W/unsup.onnx" --random; expect_rc 1; expect_err "FrobnicateOp"
 }
 

@@ -41,6 +41,15 @@ static nc_model *cos_model(void) {
     return m;
 }
 
+static int visit_count(void *user, const char *domain, const char *op, int64_t count,
+                       int supported) {
+    int *c = user;
+    (void)domain, (void)op, (void)count;
+    c[0]++;
+    c[1] += !supported;
+    return 0;
+}
+
 static void test_run_and_lifetime(void) {
     nc_model *m = add_model();
     nc_tensor_info info;
@@ -167,9 +176,41 @@ static void test_memory_limit(void) {
     nc_model_free(m);
 }
 
+/* A model using ops ncore lacks: refused by default naming the first node;
+ * with allow_unsupported it loads for inspection, reports every such op,
+ * and sessions refuse it naming them all. */
+static void test_unsupported_ops(void) {
+    static const int64_t d[1] = {4};
+    Onnx__GraphProto *g = ob_graph("unsup");
+    ob_add_input(g, ob_vi("X", F32, 1, d));
+    ob_add_output(g, ob_vi("Z", F32, 1, d));
+    ob_add_node(g, ob_node("Frobnicate", "f0", "X", NULL, "Y"));
+    ob_add_node(g, ob_node("Relu", "r0", "Y", NULL, "Y2"));
+    ob_add_node(g, ob_node("Twiddle", "t0", "Y2", NULL, "Z"));
+    size_t len;
+    uint8_t *buf = ob_pack(ob_model(8, "", 13, g), &len);
+    nc_model *m = (nc_model *)1;
+    CHECK(nc_model_load_bytes(buf, len, NULL, NULL, &m) == NC_ERR_UNSUPPORTED && m == NULL);
+    CHECK(strstr(nc_last_error(), "'f0'") && strstr(nc_last_error(), "'Frobnicate'") &&
+          strstr(nc_last_error(), "opset 13"));
+
+    nc_load_options lo = {.allow_unsupported = 1};
+    CHECK(nc_model_load_bytes(buf, len, NULL, &lo, &m) == NC_OK && m);
+    ob_free_all();
+    int seen[2] = {0, 0}; /* op types, unsupported op types */
+    nc_model_visit_ops(m, visit_count, seen);
+    CHECK(seen[0] == 3 && seen[1] == 2);
+    nc_session *s = (nc_session *)1;
+    CHECK(nc_session_create(m, NULL, &s) == NC_ERR_UNSUPPORTED && s == NULL);
+    CHECK(strstr(nc_last_error(), "2 op types") && strstr(nc_last_error(), "Frobnicate") &&
+          strstr(nc_last_error(), "Twiddle"));
+    nc_model_free(m);
+}
+
 int main(void) {
     test_run_and_lifetime();
     test_bad_inputs();
     test_memory_limit();
+    test_unsupported_ops();
     return nc_test_summary();
 }

@@ -116,8 +116,11 @@ int cmd_info(int argc, char **argv) {
     }
     if (!path) return cli_usage("info", "missing MODEL");
 
+    /* Keep unsupported nodes so every unsupported op is listed, not just the
+     * first the importer meets. */
+    nc_load_options lo = {.allow_unsupported = 1};
     nc_model *m = NULL;
-    nc_status s = nc_model_load_file(path, NULL, &m);
+    nc_status s = nc_model_load_file(path, &lo, &m);
     if (s != NC_OK) {
         int rc = cli_fail_lib();
         if (s == NC_ERR_UNSUPPORTED)

@@ -27,7 +27,9 @@ static const char help_text[] =
     "  --shape NAME=D0,D1,...  the whole shape of random input NAME (repeatable)\n"
     "  --output-dir DIR    write each output as DIR/<name>.npy (DIR is created)\n"
     "  --threads N         intra-op threads (0 = library default)\n"
-    "  --device DEV        cpu (default) or ref (reference kernels only)\n";
+    "  --device DEV        cpu (default) or ref (reference kernels only)\n"
+    "  --memory-limit SIZE most tensor bytes a run may hold at once, with an\n"
+    "                      optional K, M or G suffix (powers of 1024; default 8G)\n";
 
 #define MAX_DIM_BINDINGS 64
 
@@ -58,7 +60,23 @@ typedef struct {
     const char *out_dir;
     int threads;
     const char *device;
+    uint64_t memory_limit;
 } run_args;
+
+/* "512M" -> 536870912; false on anything else. */
+static bool parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-') return false;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10, end++;
+    else if (*end == 'M' || *end == 'm') shift = 20, end++;
+    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end || v == 0 || v > (UINT64_MAX >> shift)) return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -122,6 +140,9 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (r < 0 || !cli_parse_int(v, 0, 1024, &n))
                 return cli_usage("run", "--threads needs an integer in 0..1024");
             a->threads = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--memory-limit", &v)) != 0) {
+            if (r < 0 || !parse_size(v, &a->memory_limit))
+                return cli_usage("run", "--memory-limit needs a positive size such as 512M or 2G");
         } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("run", "--device needs cpu or ref");
             a->device = v;
@@ -447,7 +468,8 @@ int cmd_run(int argc, char **argv) {
             fprintf(stderr, "ncore: warning: --shape %s matches no random input\n",
                     a.shapes[b].name);
 
-    nc_session_options so = {.device = a.device, .threads = a.threads};
+    nc_session_options so = {.device = a.device, .threads = a.threads,
+                             .memory_limit = a.memory_limit};
     if (nc_session_create(m, &so, &sess) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
