@@ -8,6 +8,8 @@ pkgs=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # ONNX import (protobuf-c from onnx.proto)
   libonnx-testdata                                    # ONNX conformance tests
   libsndfile1-dev espeak-ng sox                       # demo audio: read WAV, speak, resample
+  libdnnl-dev                                         # fast CPU kernels (oneDNN 2.6)
+  libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev # ncore serve, ncore perf, chip configs
   clang libclang-rt-14-dev                            # libFuzzer targets
   ca-certificates
 )
