@@ -10,6 +10,7 @@ pkgs=(
   libsndfile1-dev espeak-ng sox                       # demo audio: read WAV, speak, resample
   libdnnl-dev                                         # fast CPU kernels (oneDNN 2.6)
   libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev # ncore serve, ncore perf, chip configs
+  libssl-dev                                          # sha256 of .ncx artifacts (libcrypto)
   clang libclang-rt-14-dev                            # libFuzzer targets
   ca-certificates
 )
