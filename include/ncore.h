@@ -211,6 +211,21 @@ typedef struct nc_model_stats {
 
 NC_API nc_status nc_model_get_stats(const nc_model *model, nc_model_stats *stats);
 
+/* Estimate the floating-point operations of one run, for reporting achieved
+ * GFLOP/s. Shapes are inferred again with the n_inputs given input shapes
+ * (matched by name; a NULL name means model input number i; dtype and
+ * dim_names are ignored); inputs not given keep their declared shapes.
+ * Counted: 2 per multiply-accumulate of Conv, ConvTranspose, Gemm, MatMul,
+ * MatMulInteger, Einsum and the LSTM/GRU/RNN matrix products; 1 per output
+ * element of float elementwise arithmetic (Add, Mul, Relu, Sigmoid, ...) and
+ * of the bias of Conv/Gemm. Not counted: data movement, comparisons, casts,
+ * pooling, normalization, softmax, reductions, resize. Of an If, the branch
+ * taken when the condition is known before the run, else the costlier one.
+ * Fails with NC_ERR_SHAPE naming the first counted node whose shape is still
+ * unknown (a dynamic dimension not given). */
+NC_API nc_status nc_model_estimate_flops(const nc_model *model, int n_inputs,
+                                         const nc_tensor_info *inputs, int64_t *flops);
+
 /* Visit each op type used (main graph and subgraphs) with its node count and
  * whether the library can run it. Stops early if fn returns non-zero. */
 typedef int (*nc_op_visit_fn)(void *user, const char *domain, const char *op_type,
@@ -254,6 +269,50 @@ NC_API nc_status nc_session_run(nc_session *sess, int n_inputs,
                                 nc_tensor *const *inputs, int n_outputs,
                                 const char *const *output_names,
                                 nc_tensor **outputs);
+
+/* ---- Chip configurations -------------------------------------------------
+ * The Inferentia-class system the compiler targets and the simulator models:
+ * a preset ("inf1": 1 chip, the default; "inf1.6xlarge": 4 chips;
+ * "inf1.24xlarge": 16 chips) or a JSON file whose fields override a preset
+ * (its "base", default inf1). docs/CHIP.md lists every field, which values
+ * are published and which are assumed, and why. */
+typedef struct nc_chip nc_chip;
+
+/* Constructor: a preset name or a JSON file path; NULL or "" is "inf1".
+ * An unknown preset, an unreadable file, an unknown field or a value out of
+ * range fails, naming it. */
+NC_API nc_status nc_chip_load(const char *name_or_path, nc_chip **out);
+/* Destructor. */
+NC_API void nc_chip_free(nc_chip *chip);
+/* The name of preset i (0, 1, ...), NULL past the last. */
+NC_API const char *nc_chip_preset_name(int i);
+
+/* A summary for inventories. Rates are peaks of one core unless named
+ * otherwise. Fields are only ever appended. */
+typedef struct nc_chip_info {
+    const char *name;        /* owned by the chip handle */
+    int chips, cores_per_chip;
+    int te_rows, te_cols;    /* tensor-engine PE array */
+    double te_clock_ghz;
+    const char *te_timing;   /* "overlapped" or "scalesim" (static string) */
+    double tflops_bf16, tflops_fp16, tops_int8, tflops_fp32; /* 2 ops per MAC */
+    double vector_gops, scalar_gops; /* engine ops per cycle x clock */
+    int sbuf_partitions;
+    uint64_t sbuf_bytes, psum_bytes; /* per core */
+    int dma_queues;          /* per core */
+    double dma_latency_ns;
+    uint64_t dram_bytes;     /* per chip */
+    double dram_gibps;       /* per chip, shared by its cores */
+    double core_link_gibps;  /* between cores of a chip */
+    double chip_link_gibps;  /* NeuronLink, per chip */
+} nc_chip_info;
+
+NC_API nc_status nc_chip_get_info(const nc_chip *chip, nc_chip_info *info);
+/* Every field as a JSON object (a file nc_chip_load reads back, once the
+ * "derived" member of peaks and totals is removed). *json is malloc'ed:
+ * free() it. */
+NC_API nc_status nc_chip_describe_json(const nc_chip *chip, char **json);
+/* ---- end of chip configurations ----------------------------------------- */
 
 #ifdef __cplusplus
 }

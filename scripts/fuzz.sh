@@ -1,7 +1,9 @@
 #!/bin/sh
-# Fuzz the ONNX importer for a bounded time: scripts/fuzz.sh [seconds] (default 60).
-# Builds the `fuzz` preset (clang, libFuzzer, ASan+UBSan) and seeds the corpus
-# with conformance models and the real models in the cache, if any.
+# Fuzz the parsers for a bounded time: scripts/fuzz.sh [seconds] (default 60),
+# split between the ONNX importer (two thirds) and the server's request parser.
+# Builds the `fuzz` preset (clang, libFuzzer, ASan+UBSan); the importer's
+# corpus is seeded with conformance models and the real models in the cache,
+# the request parser's with fuzz/seeds/serve.
 # Crashing inputs are kept in build/fuzz/artifacts/; the exit status is
 # libFuzzer's (non-zero on a crash, leak or timeout).
 set -eu
@@ -13,10 +15,14 @@ max_seed=4194304 # bytes; larger real models are left out of the corpus
 
 cd "$root"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_onnx_import
+cmake --build --preset fuzz --target fuzz_onnx_import fuzz_serve_request
+serve_secs=$((secs / 3))
+secs=$((secs - serve_secs))
 
-corpus=$(mktemp -d "${TMPDIR:-/tmp}/ncore-fuzz.XXXXXX")
-trap 'rm -rf "$corpus"' EXIT INT TERM
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ncore-fuzz.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+corpus=$tmp/onnx serve_corpus=$tmp/serve
+mkdir -p "$corpus" "$serve_corpus"
 n=0
 for d in "$testdata"/test_*/; do
     [ -f "$d/model.onnx" ] || continue
@@ -32,5 +38,9 @@ if [ -d "$cache" ]; then
 fi
 echo "fuzz: seed corpus of $n models, running for ${secs}s"
 mkdir -p build/fuzz/artifacts
-build/fuzz/fuzz_onnx_import -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=$max_seed -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "$corpus"
+flags="-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"
+cp fuzz/seeds/serve/* "$serve_corpus/"
+echo "fuzz: request parser for ${serve_secs}s"
+build/fuzz/fuzz_serve_request -max_total_time="$serve_secs" -max_len=65536 $flags "$serve_corpus"
+echo "fuzz: importer for ${secs}s"
+build/fuzz/fuzz_onnx_import -max_total_time="$secs" -max_len=$max_seed $flags "$corpus"

@@ -10,6 +10,11 @@ torch.nn.TransformerEncoder (6 layers, d_model 384, 12 heads, FFN 1536,
 sequence 128, batch 1, batch_first). Random weights from torch.manual_seed(0),
 eval mode, opset 13, fixed shapes. They test graphs and numerics, not accuracy.
 
+Beside each, <name>_dyn.onnx: the same model and weights with a dynamic
+leading (batch) dimension named "batch" on the input and output, for the
+batch-8 benchmarks (bench/models.txt). The batch-1 files stay as they were:
+the model tests and the batch-1 benchmarks use them.
+
 Needs Debian's python3-torch, python3-torchvision and python3-onnx (use
 /usr/bin/python3, not another interpreter on PATH). Not a CI step: installing
 torch is slow.
@@ -114,20 +119,25 @@ def main():
     # MultiheadAttention to its fused kernel, which has no ONNX export.
     for name in names:
         path = os.path.join(out_dir, name + ".onnx")
-        if os.path.exists(path) and not args.force:
-            print(f"{name}: {path} exists")
+        dyn_path = os.path.join(out_dir, name + "_dyn.onnx")
+        todo = [(p, dyn) for p, dyn in ((path, False), (dyn_path, True))
+                if args.force or not os.path.exists(p)]
+        if not todo:
+            print(f"{name}: {path} and {dyn_path} exist")
             continue
         torch.manual_seed(0)
         model, example, in_names, out_names = MODELS[name]()
         model.eval()
-        t0 = time.time()
-        tmp = path + ".tmp"
-        torch.onnx.export(model, (example,), tmp, opset_version=OPSET,
-                          input_names=in_names, output_names=out_names,
-                          do_constant_folding=True)
-        os.replace(tmp, path)
-        size = os.path.getsize(path)
-        print(f"{name}: {path} ({size / 1e6:.1f} MB, {time.time() - t0:.1f} s)")
+        for out_path, dyn in todo:
+            t0 = time.time()
+            tmp = out_path + ".tmp"
+            axes = {n: {0: "batch"} for n in in_names + out_names} if dyn else None
+            torch.onnx.export(model, (example,), tmp, opset_version=OPSET,
+                              input_names=in_names, output_names=out_names,
+                              dynamic_axes=axes, do_constant_folding=True)
+            os.replace(tmp, out_path)
+            size = os.path.getsize(out_path)
+            print(f"{name}: {out_path} ({size / 1e6:.1f} MB, {time.time() - t0:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_list_ops(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_perf(int argc, char **argv);
 
 /* "ncore: error: <msg>" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

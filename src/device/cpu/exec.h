@@ -1,7 +1,13 @@
-/* The CPU executor: runs an ir_model's main graph (and If subgraphs) node by
- * node with the kernels in the op registry. Shapes are computed at run time
- * by the ops' shape functions, so dynamic dimensions need nothing special.
- * Intermediate tensors are freed after their last use. */
+/* The CPU device. Two paths:
+ *  - device "ref": the dynamic executor (dyn.h), reference kernels node by
+ *    node; the correctness oracle.
+ *  - device "cpu": the model is cloned and optimized (src/opt/), then for
+ *    each input-shape signature a static plan is made once (plan.c): shapes
+ *    and shape-only computations folded, oneDNN primitives created and
+ *    weights reordered, one arena laid out by tensor liveness. Runs with the
+ *    same input shapes reuse it and allocate nothing but the returned
+ *    outputs. Graphs a static plan cannot cover (If, data-dependent shapes)
+ *    run on the dynamic executor. */
 #ifndef NC_DEVICE_CPU_EXEC_H
 #define NC_DEVICE_CPU_EXEC_H
 
@@ -15,5 +21,22 @@ void cpu_exec_free(cpu_exec *e);
 /* inputs[i] binds main-graph input i (graph->inputs[i]); outputs[i] receives
  * a new tensor for graph->outputs[i]. On failure no output is returned. */
 nc_status cpu_exec_run(cpu_exec *e, const nc_tensor *const *inputs, nc_tensor **outputs);
+
+/* What the executor did so far (for tests and `ncore` diagnostics). */
+typedef struct cpu_exec_stats {
+    int plans_built;        /* static plans made (one per new input-shape signature) */
+    int arena_allocs;       /* arena buffers allocated */
+    int dynamic_runs;       /* runs on the dynamic executor */
+    int static_runs;        /* runs on a static plan */
+    size_t arena_bytes;     /* current plan's arena (activations) */
+    size_t scratch_bytes;   /* current plan's oneDNN scratchpad */
+    int fast_steps;         /* current plan: steps on oneDNN */
+    int ref_steps;          /* current plan: steps on reference kernels */
+    int reorders;           /* current plan: layout changes */
+    int folded;             /* current plan: nodes computed at plan time */
+    int64_t nodes;          /* nodes of the graph the device runs (after optimization) */
+} cpu_exec_stats;
+
+void cpu_exec_get_stats(const cpu_exec *e, cpu_exec_stats *st);
 
 #endif

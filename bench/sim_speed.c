@@ -1,0 +1,201 @@
+/* Simulator speed: a synthetic program shaped like compiled conv layers on
+ * every core of one inf1 chip (weight and activation DMAs on eight load
+ * queues, stationary loads and matmuls, activations, stores on four store
+ * queues, a ring of core-to-core sends), run in timing-only mode.
+ *
+ *   sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]
+ *
+ * INSTRUCTIONS is the total over all cores (default 1,000,000). Prints the
+ * load (translation) and run wall times, events/s and instructions/s. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chip/chip.h"
+#include "device/sim/sim.h"
+#include "isa/isa.h"
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+/* CPU time too: on a shared machine it is the steadier number. */
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+static isa_ap onchip(int space, int dtype, int P, int F, uint64_t off) {
+    isa_ap a;
+    memset(&a, 0, sizeof a);
+    a.space = (uint8_t)space;
+    a.dtype = (uint8_t)dtype;
+    a.core = ISA_CORE_SELF;
+    a.n[0] = (uint16_t)P;
+    a.n[1] = 1;
+    a.n[2] = (uint16_t)F;
+    a.s[1] = (uint32_t)F;
+    a.s[2] = 1;
+    a.offset = off;
+    return a;
+}
+
+static isa_ap dram(int dtype, uint64_t addr, int rows, int cols) {
+    isa_ap a = onchip(ISA_SPACE_DRAM, dtype, rows, cols, addr);
+    a.s[0] = (uint32_t)cols;
+    return a;
+}
+
+static isa_instr op(int code, int engine, int queue) {
+    isa_instr in;
+    memset(&in, 0, sizeof in);
+    in.op = (uint8_t)code;
+    in.engine = (uint8_t)engine;
+    in.queue = (uint8_t)queue;
+    return in;
+}
+
+static isa_instr sig(isa_instr in, int sem) {
+    in.flags |= ISA_F_SIGNAL;
+    in.sem = (uint16_t)sem;
+    return in;
+}
+
+static isa_instr wait(int engine, int queue, int sem, uint32_t v) {
+    isa_instr in = op(ISA_OP_WAIT, engine, queue);
+    in.sem = (uint16_t)sem;
+    in.imm = v;
+    return in;
+}
+
+enum { S_IN = 0, S_MM = 1, S_ACT = 2, S_RECV = 3, S_SENT = 4 };
+
+/* One core's program of about `target` instructions. */
+static isa_instr *make_program(int core, int ncores, size_t target, size_t *count) {
+    size_t cap = target + 64, n = 0;
+    isa_instr *p = malloc(cap * sizeof *p);
+    if (!p) return NULL;
+    uint32_t it = 0, sends = 0;
+    int next = (core + 1) % ncores;
+    while (n + 20 < target) {
+        int lq = (int)(it % 8), sq = 8 + (int)(it % 4);
+        uint64_t buf = (it % 2) * 32768; /* double-buffered SBUF */
+        /* weights [128 x 128] and activations [128 x 256], bf16 */
+        p[n++] = sig(op(ISA_OP_DMA_LOAD, ISA_ENG_DMA, lq), S_IN);
+        p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 128, buf);
+        p[n - 1].src[0] = dram(NC_DTYPE_BF16, (uint64_t)it % 1024 * 32768, 128, 128);
+        p[n++] = sig(op(ISA_OP_DMA_LOAD, ISA_ENG_DMA, lq), S_IN);
+        p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, buf + 4096);
+        p[n - 1].src[0] = dram(NC_DTYPE_BF16, 64u << 20, 128, 256);
+        p[n++] = wait(ISA_ENG_TENSOR, 0, S_IN, 2 * (it + 1));
+        p[n++] = op(ISA_OP_LOAD_STATIONARY, ISA_ENG_TENSOR, 0);
+        p[n - 1].src[0] = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 128, buf);
+        for (int h = 0; h < 2; h++) {
+            p[n++] = op(ISA_OP_MATMUL, ISA_ENG_TENSOR, 0);
+            p[n - 1].flags = ISA_F_START;
+            p[n - 1].dst = onchip(ISA_SPACE_PSUM, NC_DTYPE_F32, 128, 128, (uint64_t)h * 512);
+            p[n - 1].src[0] = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 128, buf + 4096 + 256 * (uint64_t)h);
+        }
+        p[n - 1] = sig(p[n - 1], S_MM);
+        p[n++] = wait(ISA_ENG_SCALAR, 0, S_MM, it + 1);
+        p[n++] = sig(op(ISA_OP_ACTIVATE, ISA_ENG_SCALAR, 0), S_ACT);
+        p[n - 1].func = ISA_ACT_RELU;
+        p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 65536 + buf / 2);
+        p[n - 1].src[0] = onchip(ISA_SPACE_PSUM, NC_DTYPE_F32, 128, 256, 0);
+        p[n - 1].f[0] = 1.f;
+        p[n++] = op(ISA_OP_BINARY, ISA_ENG_VECTOR, 0);
+        p[n - 1].func = ISA_ALU_ADD;
+        p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 64, 98304);
+        p[n - 1].src[0] = p[n - 1].dst;
+        p[n - 1].src[1] = p[n - 1].dst;
+        p[n++] = wait(ISA_ENG_DMA, sq, S_ACT, it + 1);
+        p[n++] = op(ISA_OP_DMA_STORE, ISA_ENG_DMA, sq);
+        p[n - 1].dst = dram(NC_DTYPE_BF16, (128u << 20) + (uint64_t)it % 64 * 65536, 128, 256);
+        p[n - 1].src[0] = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 65536 + buf / 2);
+        if (it % 16 == 15 && ncores > 1) {
+            /* Ring: send a tile to the next core, which waits for it. */
+            p[n++] = wait(ISA_ENG_DMA, 12, S_ACT, it + 1);
+            p[n++] = sig(op(ISA_OP_DMA_SEND, ISA_ENG_DMA, 12), S_RECV);
+            p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 114688);
+            p[n - 1].dst.core = (uint8_t)(next + 1); /* k > 0 names core k - 1 */
+            p[n - 1].src[0] = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 65536 + buf / 2);
+            sends++;
+            p[n++] = wait(ISA_ENG_VECTOR, 0, S_RECV, sends);
+            p[n++] = op(ISA_OP_COPY, ISA_ENG_VECTOR, 0);
+            p[n - 1].dst = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 98304);
+            p[n - 1].src[0] = onchip(ISA_SPACE_SBUF, NC_DTYPE_BF16, 128, 256, 114688);
+        }
+        it++;
+    }
+    p[n++] = op(ISA_OP_END, ISA_ENG_TENSOR, 0);
+    *count = n;
+    return p;
+}
+
+int main(int argc, char **argv) {
+    size_t total = 1000000;
+    bool values = false;
+    const char *chip_name = "inf1", *trace = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--values") == 0) values = true;
+        else if (strcmp(argv[i], "--chip") == 0 && i + 1 < argc) chip_name = argv[++i];
+        else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) trace = argv[++i];
+        else if (argv[i][0] != '-' && atol(argv[i]) > 100) total = (size_t)atol(argv[i]);
+        else {
+            fprintf(stderr, "usage: sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]\n");
+            return 2;
+        }
+    }
+    chip_config chip;
+    if (chip_load(chip_name, &chip) != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+        return 1;
+    }
+    int ncores = chip.cores_per_chip; /* one chip */
+    sim_options opt = {.values = values, .trace = trace != NULL};
+    sim_sim *s = NULL;
+    if (sim_create(&chip, &opt, &s) != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+        return 1;
+    }
+    size_t n_all = 0, ns[64] = {0};
+    isa_instr *progs[64] = {0};
+    if (ncores > 64) ncores = 64;
+    for (int c = 0; c < ncores; c++) {
+        progs[c] = make_program(c, ncores, total / (size_t)ncores, &ns[c]);
+        if (!progs[c]) return 1;
+        n_all += ns[c];
+    }
+    double t0 = now_s(), c0 = cpu_s();
+    for (int c = 0; c < ncores; c++) {
+        if (sim_load_program(s, c, progs[c], ns[c]) != NC_OK) {
+            fprintf(stderr, "sim_speed: core %d: %s\n", c, nc_last_error());
+            return 1;
+        }
+        free(progs[c]);
+    }
+    double t1 = now_s(), c1 = cpu_s();
+    if (sim_run(s) != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+        return 1;
+    }
+    double t2 = now_s(), c2 = cpu_s();
+    const sim_stats *st = sim_get_stats(s);
+    double run = t2 - t1;
+    printf("program: %zu instructions on %d cores (%s, %s)\n", n_all, ncores, chip.name,
+           values ? "functional" : "timing-only");
+    printf("load (validate + translate): %.3f s wall, %.3f s CPU\n", t1 - t0, c1 - c0);
+    printf("run: %.3f s wall, %.3f s CPU, %llu events (%.2f M events/s), %.2f M instructions/s\n",
+           run, c2 - c1,
+           (unsigned long long)st->events, (double)st->events / run / 1e6,
+           (double)st->instructions / run / 1e6);
+    printf("simulated: %.3f ms, %llu tensor-engine cycles, core 0 MAC utilization %.1f%%\n",
+           (double)st->total_ps / 1e9, (unsigned long long)st->total_cycles,
+           100.0 * st->core[0].mac_util);
+    if (trace && sim_write_trace(s, trace) != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+        return 1;
+    }
+    sim_destroy(s);
+    return 0;
+}
