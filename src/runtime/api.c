@@ -8,11 +8,8 @@
 #include "device/cpu/exec.h"
 #include "ir/registry.h"
 #include "onnx/onnx.h"
+#include "runtime/model.h"
 
-struct nc_model {
-    ir_model *ir;
-    atomic_int refs; /* the caller's reference plus one per session */
-};
 
 struct nc_session {
     nc_model *model;

@@ -14,14 +14,11 @@
 #include "base/tensor.h"
 #include "ir/registry.h"
 #include "kernels/kernel.h"
+#include "runtime/model.h"
 
 /* Largest tensor computed while propagating values: shape arithmetic only. */
 #define FOLD_MAX_ELEMS 4096
 
-/* Kept in step with struct nc_model in runtime/api.c, whose first member is
- * the ir_model pointer (C11 6.7.2.1p15: a struct pointer converts to a
- * pointer to its first member). */
-static const ir_model *model_ir(const nc_model *m) { return *(ir_model *const *)(const void *)m; }
 
 typedef struct flops_frame {
     const ir_graph *g;
@@ -359,7 +356,7 @@ nc_status nc_model_estimate_flops(const nc_model *m, int n_inputs, const nc_tens
     if (n_inputs < 0 || (n_inputs > 0 && !inputs))
         return ncb_err(NC_ERR_INVALID_ARG, "nc_model_estimate_flops: %d input shapes but no array",
                        n_inputs);
-    const ir_graph *g = model_ir(m)->graph;
+    const ir_graph *g = m->ir->graph;
     flops_frame f = {g, NULL, NULL, NULL};
     int64_t total = 0;
     nc_status st = frame_init(&f);

@@ -36,17 +36,9 @@ static const char help_text[] =
 #define MAX_BINDINGS 64
 
 typedef struct {
-    const char *name;
-    int ndim; /* --dim: -1 and dims[0] holds the value */
-    int64_t dims[NC_MAX_DIMS];
-    bool used;
-} binding;
-
-typedef struct {
     const char *model;
     int threads;
     int64_t batch;
-    bool batch_given;
     const char *device;
     int64_t warmup;
     double seconds;
@@ -54,8 +46,7 @@ typedef struct {
     const char *json;
     const char *files[MAX_BINDINGS];
     int n_files;
-    binding binds[MAX_BINDINGS]; /* --dim and --shape */
-    int n_binds;
+    cli_inputs random_inputs; /* --dim, --shape, --batch */
     uint64_t seed;
 } bench_args;
 
@@ -83,7 +74,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         } else if ((r = cli_opt_value(argc, argv, &i, "--batch", &v)) != 0) {
             if (r < 0 || !cli_parse_int(v, 1, 1 << 20, &a->batch))
                 return cli_usage("bench", "--batch needs an integer >= 1");
-            a->batch_given = true;
+            a->random_inputs.batch = a->batch;
         } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("bench", "--device needs cpu or ref");
             a->device = v;
@@ -111,31 +102,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (a->n_files == MAX_BINDINGS)
                 return cli_usage("bench", "more than %d --input options", MAX_BINDINGS);
             a->files[a->n_files++] = v;
-        } else if ((r = cli_opt_value(argc, argv, &i, "--dim", &v)) != 0) {
-            char *eq = r > 0 ? strrchr(v, '=') : NULL;
-            if (!eq || eq == v || !cli_parse_int(eq + 1, 0, INT64_MAX / 2, &n))
-                return cli_usage("bench", "--dim needs NAME=VALUE with VALUE >= 0");
-            if (a->n_binds == MAX_BINDINGS)
-                return cli_usage("bench", "more than %d --dim/--shape options", MAX_BINDINGS);
-            *eq = '\0';
-            a->binds[a->n_binds++] = (binding){v, -1, {n}, false};
-        } else if ((r = cli_opt_value(argc, argv, &i, "--shape", &v)) != 0) {
-            char *eq = r > 0 ? strchr(v, '=') : NULL;
-            if (!eq || eq == v) return cli_usage("bench", "--shape needs NAME=D0,D1,...");
-            if (a->n_binds == MAX_BINDINGS)
-                return cli_usage("bench", "more than %d --dim/--shape options", MAX_BINDINGS);
-            binding *b = &a->binds[a->n_binds++];
-            *eq = '\0';
-            *b = (binding){v, 0, {0}, false};
-            for (char *p = eq + 1, *next; *p; p = next) {
-                next = strchr(p, ',');
-                if (next) *next++ = '\0';
-                else next = p + strlen(p);
-                if (b->ndim == NC_MAX_DIMS || !cli_parse_int(p, 0, INT64_MAX / 2, &b->dims[b->ndim]))
-                    return cli_usage("bench", "--shape %s: sizes must be up to %d integers >= 0, "
-                                     "separated by commas", v, NC_MAX_DIMS);
-                b->ndim++;
-            }
+        } else if (cli_inputs_parse(&a->random_inputs, "bench", argc, argv, &i, &r)) {
+            if (r != CLI_OK) return r;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage("bench", "unknown option '%s'", argv[i]);
         } else if (!a->model) {
@@ -149,89 +117,6 @@ static int parse_args(int argc, char **argv, bench_args *a) {
 }
 
 /* ---- Inputs ----------------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform [0,1) on a grid of 1/256: exact in every float type, so f16 and
- * bf16 need no rounding (the values only have to be ordinary numbers). */
-static void fill_uniform(nc_tensor *t, uint64_t *rng) {
-    int64_t n = nc_tensor_numel(t);
-    void *d = nc_tensor_data(t);
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t k = (uint32_t)(splitmix64(rng) >> 56); /* value k / 256 */
-        switch (nc_tensor_dtype(t)) {
-        case NC_DTYPE_F32: ((float *)d)[i] = (float)k / 256.0f; break;
-        case NC_DTYPE_F64: ((double *)d)[i] = k / 256.0; break;
-        case NC_DTYPE_F16: {
-            uint16_t h = 0;
-            if (k) { /* k = 1.m x 2^e, value 2^(e-8) */
-                int e = 31 - __builtin_clz(k);
-                h = (uint16_t)(((uint32_t)(e - 8 + 15) << 10) | ((k << (10 - e)) & 0x3ffu));
-            }
-            ((uint16_t *)d)[i] = h;
-            break;
-        }
-        case NC_DTYPE_BF16: {
-            float f = (float)k / 256.0f;
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            ((uint16_t *)d)[i] = (uint16_t)(bits >> 16);
-            break;
-        }
-        default: return; /* integers and bools stay 0 */
-        }
-    }
-}
-
-static binding *find_binding(bench_args *a, const char *name, bool shape) {
-    for (int b = 0; b < a->n_binds; b++)
-        if ((a->binds[b].ndim >= 0) == shape && !strcmp(a->binds[b].name, name)) return &a->binds[b];
-    return NULL;
-}
-
-/* The random input for ti: --shape, else its dims with --batch on a dynamic
- * leading dimension and --dim on named ones. */
-static int make_input(bench_args *a, const nc_tensor_info *ti, uint64_t *rng, bool *defaulted,
-                      nc_tensor **out) {
-    if (nc_dtype_size(ti->dtype) == 0)
-        return cli_fail("input '%s' has dtype %s, which bench cannot make; give it with "
-                        "--input %s=FILE", ti->name, cli_dtype_name(ti->dtype), ti->name);
-    int64_t dims[NC_MAX_DIMS];
-    int ndim = ti->ndim;
-    binding *sb = find_binding(a, ti->name, true);
-    if (sb) {
-        sb->used = true;
-        ndim = sb->ndim;
-        memcpy(dims, sb->dims, sizeof dims);
-    } else {
-        if (ndim < 0)
-            return cli_fail("input '%s' has an unknown rank; give it with --shape %s=D0,D1,... "
-                            "or --input %s=FILE", ti->name, ti->name, ti->name);
-        for (int d = 0; d < ndim; d++) {
-            dims[d] = ti->dims[d];
-            if (dims[d] >= 0) continue;
-            binding *db = ti->dim_names[d] ? find_binding(a, ti->dim_names[d], false) : NULL;
-            if (d == 0 && a->batch_given) {
-                dims[d] = a->batch;
-            } else if (db) {
-                db->used = true;
-                dims[d] = db->dims[0];
-            } else {
-                dims[d] = 1;
-                *defaulted = true;
-            }
-        }
-    }
-    if (nc_tensor_create(ti->dtype, ndim, dims, out) != NC_OK)
-        return cli_fail("input '%s': %s", ti->name, nc_last_error());
-    fill_uniform(*out, rng);
-    return CLI_OK;
-}
 
 static int load_file_input(const char *spec, const nc_tensor_info *infos, int n, nc_tensor **ins) {
     const char *eq = strchr(spec, '=');
@@ -401,16 +286,11 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < a.n_files; i++)
         if ((rc = load_file_input(a.files[i], infos, n_in, ins)) != CLI_OK) goto done;
     uint64_t rng = a.seed;
-    bool defaulted = false;
     for (int i = 0; i < n_in; i++)
-        if (!ins[i] && (rc = make_input(&a, &infos[i], &rng, &defaulted, &ins[i])) != CLI_OK)
+        if (!ins[i] && (rc = cli_inputs_random(&a.random_inputs, &infos[i], &rng, &ins[i])) != CLI_OK)
             goto done;
-    for (int b = 0; b < a.n_binds; b++)
-        if (!a.binds[b].used)
-            fprintf(stderr, "ncore: warning: --%s %s matches no %s\n",
-                    a.binds[b].ndim < 0 ? "dim" : "shape", a.binds[b].name,
-                    a.binds[b].ndim < 0 ? "unknown dimension of a random input" : "random input");
-    if (defaulted)
+    cli_inputs_warn_unused(&a.random_inputs);
+    if (a.random_inputs.defaulted)
         fputs("ncore: note: unknown input dimensions were set to 1; set them with --batch, "
               "--dim NAME=VALUE or --shape INPUT=D0,D1,...\n", stderr);
 

@@ -44,6 +44,34 @@ void cli_json_shape(FILE *f, const nc_tensor_info *ti);
 /* A dtype's name, "undefined" for an unknown one. */
 const char *cli_dtype_name(nc_dtype dt);
 
+/* ---- Random inputs (inputs.c), shared by run and bench ---- */
+#define CLI_MAX_BINDINGS 64
+
+/* --dim NAME=VALUE (ndim -1, value in dims[0]) or --shape NAME=D0,D1,... */
+typedef struct cli_binding {
+    const char *name;
+    int ndim;
+    int64_t dims[NC_MAX_DIMS];
+    bool used;
+} cli_binding;
+
+typedef struct cli_inputs {
+    cli_binding binds[CLI_MAX_BINDINGS];
+    int n_binds;
+    int64_t batch;  /* > 0: the size of every unknown leading dimension */
+    bool defaulted; /* an unknown dimension was set to 1 */
+} cli_inputs;
+
+/* If argv[*i] is --dim or --shape, record it, advance *i and return true,
+ * with *rc CLI_OK, or CLI_USAGE (message printed) for a bad value. */
+bool cli_inputs_parse(cli_inputs *in, const char *cmd, int argc, char **argv, int *i, int *rc);
+/* A new fixed-seed random tensor for model input ti: its --shape, else its
+ * dims with the batch and --dim bindings, unknown ones 1. Floats uniform in
+ * [0,1), integers and bools 0. */
+int cli_inputs_random(cli_inputs *in, const nc_tensor_info *ti, uint64_t *rng, nc_tensor **out);
+/* A warning on stderr for each --dim/--shape that matched nothing. */
+void cli_inputs_warn_unused(const cli_inputs *in);
+
 /* Element i of a tensor's data as double (f16/bf16 decoded). */
 double cli_elem_f64(nc_dtype dt, const void *data, int64_t i);
 

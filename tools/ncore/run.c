@@ -31,30 +31,11 @@ static const char help_text[] =
     "  --memory-limit SIZE most tensor bytes a run may hold at once, with an\n"
     "                      optional K, M or G suffix (powers of 1024; default 8G)\n";
 
-#define MAX_DIM_BINDINGS 64
-
-typedef struct {
-    const char *name;
-    int64_t value;
-    bool used;
-} dim_binding;
-
-typedef struct {
-    const char *name;
-    int ndim;
-    int64_t dims[NC_MAX_DIMS];
-    bool used;
-} shape_binding;
-
 typedef struct {
     const char *model;
     const char **inputs; /* --input specs */
     int n_inputs;
-    dim_binding dims[MAX_DIM_BINDINGS];
-    int n_dims;
-    shape_binding shapes[MAX_DIM_BINDINGS];
-    int n_shapes;
-    bool defaulted; /* a random input got 1 for an unknown dimension */
+    cli_inputs random_inputs; /* --dim, --shape */
     bool random;
     uint64_t seed;
     const char *out_dir;
@@ -99,34 +80,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
         } else if ((r = cli_opt_value(argc, argv, &i, "--input", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("run", "--input needs NAME=FILE");
             a->inputs[a->n_inputs++] = v;
-        } else if ((r = cli_opt_value(argc, argv, &i, "--dim", &v)) != 0) {
-            const char *eq = r > 0 ? strrchr(v, '=') : NULL;
-            int64_t n;
-            if (!eq || eq == v || !cli_parse_int(eq + 1, 0, INT64_MAX / 2, &n))
-                return cli_usage("run", "--dim needs NAME=VALUE with VALUE >= 0");
-            if (a->n_dims == MAX_DIM_BINDINGS)
-                return cli_usage("run", "more than %d --dim options", MAX_DIM_BINDINGS);
-            /* The name is the text before '='; cut it off in place. */
-            ((char *)eq)[0] = '\0';
-            a->dims[a->n_dims++] = (dim_binding){v, n, false};
-        } else if ((r = cli_opt_value(argc, argv, &i, "--shape", &v)) != 0) {
-            char *eq = r > 0 ? strchr(v, '=') : NULL;
-            if (!eq || eq == v) return cli_usage("run", "--shape needs NAME=D0,D1,...");
-            if (a->n_shapes == MAX_DIM_BINDINGS)
-                return cli_usage("run", "more than %d --shape options", MAX_DIM_BINDINGS);
-            shape_binding *sb = &a->shapes[a->n_shapes++];
-            *eq = '\0';
-            sb->name = v;
-            /* "NAME=" alone is a scalar; else comma-separated sizes. */
-            for (char *p = eq + 1, *next; *p; p = next) {
-                next = strchr(p, ',');
-                if (next) *next++ = '\0';
-                else next = p + strlen(p);
-                if (sb->ndim == NC_MAX_DIMS || !cli_parse_int(p, 0, INT64_MAX / 2, &sb->dims[sb->ndim]))
-                    return cli_usage("run", "--shape %s: sizes must be up to %d integers >= 0, "
-                                     "separated by commas", v, NC_MAX_DIMS);
-                sb->ndim++;
-            }
+        } else if (cli_inputs_parse(&a->random_inputs, "run", argc, argv, &i, &r)) {
+            if (r != CLI_OK) return r;
         } else if ((r = cli_opt_value(argc, argv, &i, "--seed", &v)) != 0) {
             int64_t n;
             if (r < 0 || !cli_parse_int(v, 0, INT64_MAX, &n))
@@ -155,90 +110,6 @@ static int parse_args(int argc, char **argv, run_args *a) {
         }
     }
     if (!a->model) return cli_usage("run", "missing MODEL");
-    return CLI_OK;
-}
-
-/* ---- Random inputs ---------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform [0,1) values on a grid every float type holds exactly, so no
- * rounding is needed when encoding f16 or bf16. */
-static void fill_uniform(nc_tensor *t, uint64_t *rng) {
-    int64_t n = nc_tensor_numel(t);
-    void *d = nc_tensor_data(t);
-    switch (nc_tensor_dtype(t)) {
-    case NC_DTYPE_F32:
-        for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)(splitmix64(rng) >> 40) * 0x1p-24f;
-        break;
-    case NC_DTYPE_F64:
-        for (int64_t i = 0; i < n; i++) ((double *)d)[i] = (double)(splitmix64(rng) >> 11) * 0x1p-53;
-        break;
-    case NC_DTYPE_F16:
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t k = (uint32_t)(splitmix64(rng) >> 53); /* k / 2048 */
-            uint16_t h = 0;
-            if (k) {
-                int e = 31 - __builtin_clz(k); /* k = 1.f * 2^e */
-                uint32_t man = (k << (10 - e)) & 0x3ffu;
-                h = (uint16_t)(((uint32_t)(e - 11 + 15) << 10) | man);
-            }
-            ((uint16_t *)d)[i] = h;
-        }
-        break;
-    case NC_DTYPE_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            float f = (float)(splitmix64(rng) >> 56) * 0x1p-8f;
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            ((uint16_t *)d)[i] = (uint16_t)(bits >> 16);
-        }
-        break;
-    default: /* integers and bools stay 0 */
-        break;
-    }
-}
-
-static int make_random(const nc_tensor_info *ti, run_args *a, uint64_t *rng, nc_tensor **out) {
-    if (nc_dtype_size(ti->dtype) == 0)
-        return cli_fail("input '%s' has dtype %s, which --random cannot make", ti->name,
-                        cli_dtype_name(ti->dtype));
-    int64_t dims[NC_MAX_DIMS];
-    int ndim = ti->ndim;
-    const shape_binding *sb = NULL;
-    for (int b = 0; b < a->n_shapes; b++)
-        if (strcmp(a->shapes[b].name, ti->name) == 0) {
-            sb = &a->shapes[b];
-            a->shapes[b].used = true;
-        }
-    if (sb) {
-        ndim = sb->ndim;
-        memcpy(dims, sb->dims, sizeof dims);
-    } else {
-        if (ndim < 0)
-            return cli_fail("input '%s' has an unknown rank; give it with --input %s=FILE or "
-                            "--shape %s=D0,D1,...", ti->name, ti->name, ti->name);
-        for (int d = 0; d < ndim; d++) {
-            bool bound = ti->dims[d] >= 0;
-            dims[d] = bound ? ti->dims[d] : 1;
-            for (int b = 0; !bound && ti->dim_names[d] && b < a->n_dims; b++) {
-                if (strcmp(a->dims[b].name, ti->dim_names[d]) == 0) {
-                    dims[d] = a->dims[b].value;
-                    a->dims[b].used = true;
-                    bound = true;
-                }
-            }
-            if (!bound) a->defaulted = true;
-        }
-    }
-    if (nc_tensor_create(ti->dtype, ndim, dims, out) != NC_OK)
-        return cli_fail("input '%s': %s", ti->name, nc_last_error());
-    fill_uniform(*out, rng);
     return CLI_OK;
 }
 
@@ -457,16 +328,9 @@ int cmd_run(int argc, char **argv) {
                           cli_shape_str(&infos[i], shp, sizeof shp), infos[i].name);
             goto done;
         }
-        if ((rc = make_random(&infos[i], &a, &rng, &ins[i])) != CLI_OK) goto done;
+        if ((rc = cli_inputs_random(&a.random_inputs, &infos[i], &rng, &ins[i])) != CLI_OK) goto done;
     }
-    for (int b = 0; b < a.n_dims; b++)
-        if (!a.dims[b].used)
-            fprintf(stderr, "ncore: warning: --dim %s matches no unknown dimension of a "
-                            "random input\n", a.dims[b].name);
-    for (int b = 0; b < a.n_shapes; b++)
-        if (!a.shapes[b].used)
-            fprintf(stderr, "ncore: warning: --shape %s matches no random input\n",
-                    a.shapes[b].name);
+    cli_inputs_warn_unused(&a.random_inputs);
 
     nc_session_options so = {.device = a.device, .threads = a.threads,
                              .memory_limit = a.memory_limit};
@@ -477,7 +341,7 @@ int cmd_run(int argc, char **argv) {
     t0 = now_ms();
     if (nc_session_run(sess, n_in, in_names, ins, n_out, NULL, outs) != NC_OK) {
         rc = cli_fail("%s", nc_session_last_error(sess));
-        if (a.defaulted)
+        if (a.random_inputs.defaulted)
             fputs("ncore: note: --random made unknown dimensions 1; set them with --dim "
                   "NAME=VALUE or --shape INPUT=D0,D1,...\n",
                   stderr);

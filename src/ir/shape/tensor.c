@@ -1024,7 +1024,7 @@ static nc_status blocksize(const ir_infer_ctx *c, int64_t *b) {
 nc_status ncshape_tensor_depth_to_space(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0];
     NCB_TRY(check_data(c, 0));
-    int64_t b;
+    int64_t b = 1; /* set by blocksize(); the initializer quiets -Wmaybe-uninitialized */
     NCB_TRY(blocksize(c, &b));
     const char *mode = c->opset >= 11 ? ir_attr_string(c->node, "mode", "DCR") : "DCR";
     if (strcmp(mode, "DCR") && strcmp(mode, "CRD"))
@@ -1048,7 +1048,7 @@ nc_status ncshape_tensor_depth_to_space(ir_infer_ctx *c) {
 nc_status ncshape_tensor_space_to_depth(ir_infer_ctx *c) {
     const ir_tinfo *x = &c->in[0];
     NCB_TRY(check_data(c, 0));
-    int64_t b;
+    int64_t b = 1; /* set by blocksize(); the initializer quiets -Wmaybe-uninitialized */
     NCB_TRY(blocksize(c, &b));
     if (x->ndim >= 0 && x->ndim != 4) return ir_node_err(c->node, NC_ERR_SHAPE, "input 0 must be 4-D, has rank %d", x->ndim);
     int64_t dims[4] = {-1, -1, -1, -1};
