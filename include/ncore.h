@@ -169,8 +169,9 @@ typedef struct nc_load_options {
     int allow_unsupported;
 } nc_load_options;
 
-/* Constructor: load an ONNX file. External data files are resolved next to
- * it and may not escape its directory. */
+/* Constructor: load an ONNX file, or a compiled `.ncx` artifact (recognised
+ * by its "NCX1" magic; see nc_compile). External data files are resolved
+ * next to an ONNX file and may not escape its directory. */
 NC_API nc_status nc_model_load_file(const char *path, const nc_load_options *opts,
                                     nc_model **out);
 /* Constructor: load an ONNX model from memory. base_dir resolves external
@@ -243,10 +244,28 @@ NC_API void nc_list_ops(nc_op_def_fn fn, void *user);
 typedef struct nc_session nc_session;
 
 typedef struct nc_session_options {
-    const char *device;     /* "cpu" (default); "ref" forces reference kernels */
+    const char *device;     /* "cpu" (default); "ref" forces reference kernels;
+                               "sim" the chip simulator (the default for a
+                               compiled model) */
     int threads;            /* intra-op threads; 0 = library default */
     uint64_t memory_limit;  /* largest total tensor bytes a run may hold live,
                                0 = 8 GiB; exceeding it is NC_ERR_LIMIT */
+    /* Device "sim" (a compiled model; see "Compilation and the chip
+     * device" below). Zero is the default for each. */
+    int sim_no_values;      /* nonzero: timing only, nothing computed; outputs
+                               are zero-filled tensors of the right shape and
+                               host partitions are not run */
+    int sim_trace;          /* nonzero: record every instruction, for
+                               nc_session_write_trace */
+    const char *sim_chip;   /* simulate this chip config (preset or JSON
+                               path, as nc_chip_load) instead of the
+                               artifact's target; the programs are checked
+                               against it. NULL = the target */
+    int sim_replicas;       /* run this many copies of the programs at once
+                               on consecutive cores, data parallel (as
+                               Neuron's DataParallel); needs sim_no_values;
+                               0 = 1. More cores than the chip config has is
+                               NC_ERR_LIMIT */
 } nc_session_options;
 
 /* Constructor. */
@@ -313,6 +332,184 @@ NC_API nc_status nc_chip_get_info(const nc_chip *chip, nc_chip_info *info);
  * free() it. */
 NC_API nc_status nc_chip_describe_json(const nc_chip *chip, char **json);
 /* ---- end of chip configurations ----------------------------------------- */
+
+/* ---- Compilation and the chip device -------------------------------------
+ * A model is compiled ahead of time for a chip configuration into a `.ncx`
+ * artifact (format: src/ncx/ncx.h), which nc_model_load_file loads like an
+ * ONNX file (it recognises the "NCX1" magic) and device "sim" runs on the
+ * event-driven simulator, values and simulated time both:
+ *
+ *     nc_compile_options co;
+ *     nc_compile_options_init(&co);                  // inf1, matmult->bf16, -O2
+ *     nc_compile_report *rep = NULL;
+ *     nc_compile(model, &co, "model.ncx", &rep);      // rep: on-chip share
+ *     nc_compile_report_free(rep);
+ *
+ *     nc_model *cm = NULL;
+ *     nc_model_load_file("model.ncx", NULL, &cm);     // a compiled model
+ *     nc_session_options so = {.device = "sim", .sim_trace = 1};
+ *     nc_session_create(cm, &so, &sess);
+ *     nc_session_run(sess, ...);                      // outputs as on "cpu"
+ *     nc_sim_stats st;
+ *     nc_session_get_sim_stats(sess, &st);            // simulated ns, cycles
+ *     nc_session_write_trace(sess, "trace.json");     // Chrome trace
+ *
+ * The compiler partitions the graph: runs of ops the chip can execute become
+ * per-core ISA programs, the others fall back to the host CPU as separate
+ * partitions (as AWS Neuron does); the report says what share of the ops and
+ * FLOPs runs on the chip. Shapes are static in a compiled model. */
+
+/* Options of nc_compile. Start from nc_compile_options_init(): fields added
+ * later get their defaults from it. Strings are only read during the call. */
+typedef struct nc_compile_options {
+    /* Chip configuration: a preset name or a chip JSON path, as for
+     * nc_chip_load. NULL or "" = "inf1". */
+    const char *target;
+    /* Dtype policy for fp32 tensors (tensors already fp16/bf16/int8 keep
+     * their type). The tensor engine takes fp16/bf16/int8 operands and
+     * accumulates in fp32/int32 at its full rate; fp32 operands run at its
+     * fp32 rate.
+     *   "matmult" (default, NULL): the operands of tensor-engine ops (Conv,
+     *       Gemm, MatMul and fused forms) are cast to auto_cast_type;
+     *       accumulation and everything else stay fp32.
+     *   "all": every fp32 tensor on the chip is kept in auto_cast_type
+     *       (vector/scalar engines compute in it; fp32 accumulation in PSUM).
+     *   "none": fp32 everywhere; the results match the CPU device within
+     *       fp32 rounding.
+     * Anything else is NC_ERR_INVALID_ARG naming the value. */
+    const char *auto_cast;
+    /* "bf16" (default, NULL) or "fp16". */
+    const char *auto_cast_type;
+    /* 0..3, as -O0..-O3 (init: 2). -O0 compiles the graph as imported, one
+     * op at a time, without overlap of DMA and compute; higher levels add
+     * graph optimization, fusion and double buffering (docs/CHIP.md). */
+    int opt_level;
+    /* Write the per-core programs as readable text (the disassembler's
+     * form, one instruction per line, with layer names) to this path; "-"
+     * is stdout. NULL: no dump. */
+    const char *dump_isa;
+    /* Model name stored in the artifact (at most 63 bytes); NULL = the
+     * ONNX graph's name, else the output file's base name. */
+    const char *name;
+    /* Input shapes to compile for, as in nc_model_estimate_flops: n_inputs
+     * entries matched by name (a NULL name = model input i), dims only.
+     * Dimensions still unknown after that are compiled as 1 (batch 1); the
+     * report's inputs say which shapes were used. */
+    int n_inputs;
+    const nc_tensor_info *inputs;
+} nc_compile_options;
+
+/* Fill *o with the defaults: target "inf1", auto_cast "matmult",
+ * auto_cast_type "bf16", opt_level 2, everything else NULL/0. */
+NC_API void nc_compile_options_init(nc_compile_options *o);
+
+/* One partition of the compiled graph, in execution order. */
+typedef struct nc_partition_info {
+    const char *device;  /* "chip" or "host" */
+    int64_t ops;         /* nodes of the optimized graph in it */
+    int64_t flops;       /* as nc_model_estimate_flops counts them */
+    const char *first_op, *last_op; /* node names ("" if unnamed) */
+    /* host partitions: why its first op is not on the chip, e.g.
+     * "NonMaxSuppression: no chip lowering"; "" for chip partitions */
+    const char *reason;
+    int64_t instructions; /* chip partitions: over all cores; 0 on host */
+} nc_partition_info;
+
+/* What nc_compile did. Allocated by nc_compile; every pointer inside lives
+ * until nc_compile_report_free. Fields are only ever appended. */
+typedef struct nc_compile_report {
+    const char *target;   /* the chip config's name */
+    int chips, cores;     /* what the programs need */
+    /* Ops: nodes of the optimized graph (after folding and fusion). */
+    int64_t ops_total, ops_chip;
+    /* FLOPs of one run, counted as nc_model_estimate_flops does. */
+    int64_t flops_total, flops_chip;
+    /* The dtype policy applied ("none", "matmult", "all"; "bf16", "fp16"),
+     * and how many fp32 tensors (weights and activations) it cast: > 0
+     * means an fp32 model runs in reduced precision on the chip. */
+    const char *auto_cast, *auto_cast_type;
+    int64_t tensors_cast;
+    int opt_level;
+    int n_partitions;
+    const nc_partition_info *partitions;
+    /* Instructions over all cores, total and by engine. */
+    int64_t instructions;
+    int64_t instr_tensor, instr_vector, instr_scalar, instr_dma, instr_sync;
+    uint64_t weight_bytes;     /* weights in DRAM, after casting */
+    uint64_t sbuf_peak_bytes;  /* highest SBUF byte allocated, per partition,
+                                  on the busiest core */
+    uint64_t ncx_bytes;        /* size of the written file */
+    int n_inputs, n_outputs;
+    const nc_tensor_info *inputs, *outputs; /* the compiled (static) shapes */
+} nc_compile_report;
+
+/* Compile model for a chip and write the artifact to out_path (replaced if
+ * it exists; nothing is left behind on failure). opts NULL = the defaults.
+ * report, if not NULL, receives a new report (NULL on failure). An op with
+ * no chip lowering is not an error: it runs on the host. Errors: a bad
+ * option (NC_ERR_INVALID_ARG), an unreadable target (as nc_chip_load), a
+ * model that does not fit the chip's DRAM (NC_ERR_LIMIT), an unwritable
+ * path (NC_ERR_IO); each message names the culprit. */
+NC_API nc_status nc_compile(const nc_model *model, const nc_compile_options *opts,
+                            const char *out_path, nc_compile_report **report);
+/* Destructor. */
+NC_API void nc_compile_report_free(nc_compile_report *report);
+
+/* A compiled model (loaded from a .ncx; every field, offset and the
+ * SHA-256 are checked, a bad file is NC_ERR_PARSE naming the field) answers
+ * nc_model_num_inputs/outputs and nc_model_input/output_info from the
+ * artifact's signature (static shapes); nc_model_get_stats gives producer
+ * "ncore compile", the weights as num_params/param_bytes, num_nodes of the
+ * host partitions; nc_model_estimate_flops is NC_ERR_UNSUPPORTED and
+ * nc_model_visit_ops visits the host partitions' ops. */
+
+/* The target a compiled model was built for ("inf1", or the config's
+ * name); NULL for an ONNX model. The string lives as long as the model. */
+NC_API const char *nc_model_target(const nc_model *model);
+
+/* Session options for device "sim" are the last fields of
+ * nc_session_options (above): sim_no_values, sim_trace, sim_chip,
+ * sim_replicas. Device "sim" needs a compiled model; it is the default
+ * device of one (device NULL). A compiled model on another device, or an
+ * ONNX model on "sim", is NC_ERR_UNSUPPORTED naming both. */
+
+/* Engines, for nc_sim_stats.busy_pct. */
+enum { NC_SIM_TENSOR = 0, NC_SIM_VECTOR = 1, NC_SIM_SCALAR = 2, NC_SIM_DMA = 3,
+       NC_SIM_ENGINES = 4 };
+
+/* Simulated statistics of a session's last run. Fields are only appended. */
+typedef struct nc_sim_stats {
+    double sim_ns;          /* simulated time of the run's chip partitions
+                               (several add up; the trace and summary put
+                               them one after another) */
+    uint64_t cycles;        /* sim_ns at the tensor-engine clock */
+    uint64_t instructions;  /* executed, all cores */
+    int cores;              /* cores that ran a program */
+    /* Busy time of each engine as a percentage of sim_ns, averaged over the
+     * cores that ran; NC_SIM_DMA averages the core's DMA queues. */
+    double busy_pct[NC_SIM_ENGINES];
+    double mac_util;        /* 0..1: MACs done / (PEs x cycles), over those cores */
+    uint64_t macs;          /* multiply-adds on the tensor engines */
+    uint64_t sbuf_high_bytes, psum_high_bytes; /* per partition, max over cores */
+    uint64_t dram_read_bytes, dram_written_bytes; /* all chips */
+    int host_partitions;    /* host partitions run (not simulated) */
+    double host_ms;         /* their wall-clock time on this machine */
+    int values;             /* 0 if the run was timing-only (sim_no_values) */
+} nc_sim_stats;
+
+/* Statistics of the last nc_session_run. NC_ERR_INVALID_ARG if the session
+ * is not on device "sim" or has not run. */
+NC_API nc_status nc_session_get_sim_stats(const nc_session *sess, nc_sim_stats *stats);
+/* Chrome Trace Event JSON of the last run (chrome://tracing and
+ * ui.perfetto.dev open it): one process per core, one thread per engine and
+ * DMA queue, one "X" event per instruction with its text and layer in args.
+ * Needs sim_trace (else NC_ERR_INVALID_ARG) and a run. */
+NC_API nc_status nc_session_write_trace(const nc_session *sess, const char *path);
+/* JSON summary of the last run: simulated time and cycles, per core and
+ * engine busy %, MAC utilization, SBUF/PSUM high-water, DRAM bytes, the
+ * per-layer breakdown (format: docs/SIM.md). Needs a run on device "sim". */
+NC_API nc_status nc_session_write_summary(const nc_session *sess, const char *path);
+/* ---- end of compilation and the chip device ----------------------------- */
 
 #ifdef __cplusplus
 }

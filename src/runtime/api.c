@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "device/cpu/exec.h"
+#include "device/sim/runtime.h"
 #include "ir/registry.h"
 #include "onnx/onnx.h"
 #include "runtime/model.h"
@@ -14,6 +15,7 @@
 struct nc_session {
     nc_model *model;
     cpu_exec *exec;
+    simrt_session *sim; /* device "sim" */
     char device[16];
     char last_error[NCB_ERRMSG_MAX];
 };
@@ -38,10 +40,31 @@ nc_status nc_model_load_file(const char *path, const nc_load_options *opts, nc_m
     if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: out is NULL");
     *out = NULL;
     if (!path) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: path is NULL");
+    /* A compiled model is recognised by its magic. */
+    FILE *f = fopen(path, "rb");
+    unsigned char magic[4] = {0};
+    size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+    if (f) fclose(f);
+    if (simrt_is_ncx(magic, got)) {
+        simrt_model *sm = NULL;
+        NCB_TRY(simrt_model_load_file(path, &sm));
+        nc_model *m = calloc(1, sizeof *m);
+        if (!m) {
+            simrt_model_free(sm);
+            return ncb_err(NC_ERR_NOMEM, "out of memory for a model handle");
+        }
+        m->sim = sm;
+        atomic_init(&m->refs, 1);
+        *out = m;
+        return NC_OK;
+    }
     ir_model *ir = NULL;
     nc_status st = onnx_load_file(path, opts, &ir); /* before reading ir */
     return wrap_model(st, ir, out);
 }
+
+const simrt_model *simrt_model_of(const nc_model *m) { return m ? m->sim : NULL; }
+simrt_session *simrt_session_of(const nc_session *s) { return s ? s->sim : NULL; }
 
 nc_status nc_model_load_bytes(const void *data, size_t size, const char *base_dir,
                               const nc_load_options *opts, nc_model **out) {
@@ -56,14 +79,19 @@ nc_status nc_model_load_bytes(const void *data, size_t size, const char *base_di
 static void model_unref(nc_model *m) {
     if (m && atomic_fetch_sub(&m->refs, 1) == 1) {
         ir_model_free(m->ir);
+        simrt_model_free(m->sim);
         free(m);
     }
 }
 
 void nc_model_free(nc_model *model) { model_unref(model); }
 
-int nc_model_num_inputs(const nc_model *m) { return m ? m->ir->graph->n_inputs : 0; }
-int nc_model_num_outputs(const nc_model *m) { return m ? m->ir->graph->n_outputs : 0; }
+int nc_model_num_inputs(const nc_model *m) {
+    return !m ? 0 : m->sim ? simrt_model_num_inputs(m->sim) : m->ir->graph->n_inputs;
+}
+int nc_model_num_outputs(const nc_model *m) {
+    return !m ? 0 : m->sim ? simrt_model_num_outputs(m->sim) : m->ir->graph->n_outputs;
+}
 
 static void fill_info(const ir_value *v, nc_tensor_info *info) {
     memset(info, 0, sizeof *info);
@@ -78,6 +106,7 @@ static void fill_info(const ir_value *v, nc_tensor_info *info) {
 
 nc_status nc_model_input_info(const nc_model *m, int index, nc_tensor_info *info) {
     if (!m || !info) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_input_info: NULL argument");
+    if (m->sim) return simrt_model_io_info(m->sim, false, index, info);
     const ir_graph *g = m->ir->graph;
     if (index < 0 || index >= g->n_inputs)
         return ncb_err(NC_ERR_INVALID_ARG, "input index %d is out of range (model has %d)", index,
@@ -88,6 +117,7 @@ nc_status nc_model_input_info(const nc_model *m, int index, nc_tensor_info *info
 
 nc_status nc_model_output_info(const nc_model *m, int index, nc_tensor_info *info) {
     if (!m || !info) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_output_info: NULL argument");
+    if (m->sim) return simrt_model_io_info(m->sim, true, index, info);
     const ir_graph *g = m->ir->graph;
     if (index < 0 || index >= g->n_outputs)
         return ncb_err(NC_ERR_INVALID_ARG, "output index %d is out of range (model has %d)", index,
@@ -110,6 +140,13 @@ static void count_params(const ir_graph *g, int64_t *n, int64_t *bytes) {
 nc_status nc_model_get_stats(const nc_model *m, nc_model_stats *s) {
     if (!m || !s) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_get_stats: NULL argument");
     memset(s, 0, sizeof *s);
+    if (m->sim) {
+        s->producer = "ncore compile";
+        s->num_nodes = simrt_model_host_nodes(m->sim);
+        s->param_bytes = (int64_t)simrt_model_weight_bytes(m->sim);
+        s->num_params = s->param_bytes;
+        return NC_OK;
+    }
     const ir_model *ir = m->ir;
     s->ir_version = ir->ir_version;
     for (int i = 0; i < ir->n_opsets; i++)
@@ -153,6 +190,10 @@ static int collect_ops(const ir_graph *g, op_count **list, int *n, int *cap) {
 
 void nc_model_visit_ops(const nc_model *m, nc_op_visit_fn fn, void *user) {
     if (!m || !fn) return;
+    if (m->sim) {
+        simrt_model_visit_ops(m->sim, fn, user);
+        return;
+    }
     op_count *list = NULL;
     int n = 0, cap = 0;
     if (collect_ops(m->ir->graph, &list, &n, &cap) == 0)
@@ -206,6 +247,27 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
     if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: out is NULL");
     *out = NULL;
     if (!model) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_create: model is NULL");
+    if (model->sim) {
+        const char *dev = opts && opts->device ? opts->device : "sim";
+        if (strcmp(dev, "sim"))
+            return ncb_err(NC_ERR_UNSUPPORTED, "device '%s' cannot run a compiled model (.ncx); use device 'sim'",
+                           dev);
+        nc_session *s = calloc(1, sizeof *s);
+        if (!s) return ncb_err(NC_ERR_NOMEM, "out of memory for a session");
+        snprintf(s->device, sizeof s->device, "sim");
+        nc_status st = simrt_session_create(model->sim, opts, &s->sim);
+        if (st != NC_OK) {
+            free(s);
+            return st;
+        }
+        atomic_fetch_add(&model->refs, 1);
+        s->model = model;
+        *out = s;
+        return NC_OK;
+    }
+    if (opts && opts->device && !strcmp(opts->device, "sim"))
+        return ncb_err(NC_ERR_UNSUPPORTED,
+                       "device 'sim' runs compiled models: compile this ONNX model first (nc_compile, ncore compile)");
     NCB_TRY(check_runnable(model));
     const char *dev = opts && opts->device ? opts->device : "cpu";
     if (strcmp(dev, "cpu") && strcmp(dev, "ref"))
@@ -227,67 +289,90 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
 void nc_session_free(nc_session *s) {
     if (!s) return;
     cpu_exec_free(s->exec);
+    simrt_session_free(s->sim);
     model_unref(s->model);
     free(s);
 }
 
 const char *nc_session_last_error(const nc_session *s) { return s ? s->last_error : ""; }
 
+/* Model inputs and outputs through the public info calls, which answer for
+ * imported and compiled models alike. */
+static int io_count(const nc_model *m, bool out) {
+    return out ? nc_model_num_outputs(m) : nc_model_num_inputs(m);
+}
+
+static void io_info(const nc_model *m, bool out, int i, nc_tensor_info *ti) {
+    if (out)
+        nc_model_output_info(m, i, ti);
+    else
+        nc_model_input_info(m, i, ti);
+}
+
+static int io_find(const nc_model *m, bool out, const char *name) {
+    nc_tensor_info ti;
+    for (int i = 0; i < io_count(m, out); i++) {
+        io_info(m, out, i, &ti);
+        if (name && !strcmp(ti.name, name)) return i;
+    }
+    return -1;
+}
+
 /* Check the given tensors against the model's inputs: every name known and
  * given once, dtype and rank equal, fixed dims equal, and each symbolic dim
  * bound to one value across inputs. */
-static nc_status bind_inputs(const ir_graph *g, int n, const char *const *names,
+static nc_status bind_inputs(const nc_model *m, int n, const char *const *names,
                              nc_tensor *const *tensors, const nc_tensor **bound) {
-    for (int i = 0; i < g->n_inputs; i++) bound[i] = NULL;
+    int ni = nc_model_num_inputs(m);
+    nc_tensor_info ti, tj;
+    char a[160], b[160];
+    for (int i = 0; i < ni; i++) bound[i] = NULL;
     for (int k = 0; k < n; k++) {
         if (!names || !names[k] || !tensors || !tensors[k])
             return ncb_err(NC_ERR_INVALID_ARG, "input %d: name or tensor is NULL", k);
-        int i;
-        for (i = 0; i < g->n_inputs; i++)
-            if (!strcmp(g->values[g->inputs[i]].name, names[k])) break;
-        if (i == g->n_inputs) {
+        int i = io_find(m, false, names[k]);
+        if (i < 0) {
             char have[512];
             size_t len = 0;
             have[0] = '\0';
-            for (int j = 0; j < g->n_inputs && len < sizeof have; j++)
-                len += (size_t)snprintf(have + len, sizeof have - len, "%s'%s'", j ? ", " : "",
-                                        g->values[g->inputs[j]].name);
+            for (int j = 0; j < ni && len < sizeof have; j++) {
+                io_info(m, false, j, &tj);
+                len += (size_t)snprintf(have + len, sizeof have - len, "%s'%s'", j ? ", " : "", tj.name);
+            }
             return ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an input of the model (inputs: %s)",
                            names[k], have);
         }
         if (bound[i]) return ncb_err(NC_ERR_INVALID_ARG, "input '%s' is given twice", names[k]);
-        const ir_value *v = &g->values[g->inputs[i]];
+        io_info(m, false, i, &ti);
         const nc_tensor *t = tensors[k];
-        char a[160], b[160];
-        if (v->dtype != NC_DTYPE_UNDEFINED && t->dtype != v->dtype)
-            return ncb_err(NC_ERR_DTYPE, "input '%s' must be %s, got %s", v->name,
-                           nc_dtype_name(v->dtype) ? nc_dtype_name(v->dtype) : "?",
+        if (ti.dtype != NC_DTYPE_UNDEFINED && t->dtype != ti.dtype)
+            return ncb_err(NC_ERR_DTYPE, "input '%s' must be %s, got %s", ti.name,
+                           nc_dtype_name(ti.dtype) ? nc_dtype_name(ti.dtype) : "?",
                            nc_dtype_name(t->dtype) ? nc_dtype_name(t->dtype) : "?");
-        bool ok = v->ndim < 0 || v->ndim == t->ndim;
-        for (int d = 0; ok && v->ndim >= 0 && d < v->ndim; d++)
-            if (v->dims[d] >= 0 && v->dims[d] != t->dims[d]) ok = false;
+        bool ok = ti.ndim < 0 || ti.ndim == t->ndim;
+        for (int d = 0; ok && ti.ndim >= 0 && d < ti.ndim; d++)
+            if (ti.dims[d] >= 0 && ti.dims[d] != t->dims[d]) ok = false;
         if (!ok)
-            return ncb_err(NC_ERR_SHAPE, "input '%s' must have shape %s, got %s", v->name,
-                           ncb_shape_str(v->ndim, v->dims, a, sizeof a),
+            return ncb_err(NC_ERR_SHAPE, "input '%s' must have shape %s, got %s", ti.name,
+                           ncb_shape_str(ti.ndim, ti.dims, a, sizeof a),
                            ncb_shape_str(t->ndim, t->dims, b, sizeof b));
         bound[i] = t;
     }
-    for (int i = 0; i < g->n_inputs; i++) {
+    for (int i = 0; i < ni; i++) {
+        io_info(m, false, i, &ti);
         if (!bound[i])
-            return ncb_err(NC_ERR_INVALID_ARG, "input '%s' is required but was not given",
-                           g->values[g->inputs[i]].name);
-        const ir_value *v = &g->values[g->inputs[i]];
-        for (int d = 0; d < v->ndim && d < NC_MAX_DIMS; d++) {
-            if (!v->dim_param[d]) continue;
+            return ncb_err(NC_ERR_INVALID_ARG, "input '%s' is required but was not given", ti.name);
+        for (int d = 0; d < ti.ndim && d < NC_MAX_DIMS; d++) {
+            if (!ti.dim_names[d]) continue;
             for (int j = 0; j < i; j++) {
-                const ir_value *w = &g->values[g->inputs[j]];
-                for (int e = 0; e < w->ndim && e < NC_MAX_DIMS; e++)
-                    if (w->dim_param[e] && !strcmp(w->dim_param[e], v->dim_param[d]) &&
+                io_info(m, false, j, &tj);
+                for (int e = 0; e < tj.ndim && e < NC_MAX_DIMS; e++)
+                    if (tj.dim_names[e] && !strcmp(tj.dim_names[e], ti.dim_names[d]) &&
                         bound[j]->dims[e] != bound[i]->dims[d])
                         return ncb_err(NC_ERR_SHAPE,
                                        "dimension '%s' is %lld in input '%s' but %lld in input '%s'",
-                                       v->dim_param[d], (long long)bound[j]->dims[e], w->name,
-                                       (long long)bound[i]->dims[d], v->name);
+                                       ti.dim_names[d], (long long)bound[j]->dims[e], tj.name,
+                                       (long long)bound[i]->dims[d], ti.name);
             }
         }
     }
@@ -298,32 +383,30 @@ nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_n
                          nc_tensor *const *inputs, int n_outputs, const char *const *output_names,
                          nc_tensor **outputs) {
     if (!s) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_run: session is NULL");
-    const ir_graph *g = s->model->ir->graph;
+    const nc_model *m = s->model;
+    int ni = nc_model_num_inputs(m), no = nc_model_num_outputs(m);
     if (n_outputs < 0 || n_outputs > 4096 || (n_outputs > 0 && !outputs) || n_inputs < 0)
         return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "nc_session_run: bad output arguments"));
     for (int o = 0; o < n_outputs; o++) outputs[o] = NULL;
     int map[n_outputs > 0 ? n_outputs : 1];
     for (int o = 0; o < n_outputs; o++) {
         if (!output_names) {
-            if (o >= g->n_outputs)
+            if (o >= no)
                 return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "asked for %d outputs; the model has %d",
-                                           n_outputs, g->n_outputs));
+                                           n_outputs, no));
             map[o] = o;
             continue;
         }
-        int k;
-        for (k = 0; k < g->n_outputs; k++)
-            if (output_names[o] && !strcmp(output_names[o], g->values[g->outputs[k]].name)) break;
-        if (k == g->n_outputs)
+        map[o] = io_find(m, true, output_names[o]);
+        if (map[o] < 0)
             return sess_err(s, ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an output of the model",
                                        output_names[o] ? output_names[o] : "(null)"));
-        map[o] = k;
     }
-    const nc_tensor *bound[g->n_inputs > 0 ? g->n_inputs : 1];
-    nc_status st = bind_inputs(g, n_inputs, input_names, inputs, bound);
+    const nc_tensor *bound[ni > 0 ? ni : 1];
+    nc_status st = bind_inputs(m, n_inputs, input_names, inputs, bound);
     if (st != NC_OK) return sess_err(s, st);
-    nc_tensor *all[g->n_outputs > 0 ? g->n_outputs : 1];
-    st = cpu_exec_run(s->exec, bound, all);
+    nc_tensor *all[no > 0 ? no : 1];
+    st = s->sim ? simrt_session_run(s->sim, bound, all) : cpu_exec_run(s->exec, bound, all);
     if (st != NC_OK) return sess_err(s, st);
     /* Hand over the asked-for outputs, copying any asked for twice. */
     for (int o = 0; o < n_outputs && st == NC_OK; o++) {
@@ -339,7 +422,7 @@ nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_n
                 }
         }
     }
-    for (int k = 0; k < g->n_outputs; k++) nc_tensor_free(all[k]);
+    for (int k = 0; k < no; k++) nc_tensor_free(all[k]);
     if (st != NC_OK) {
         for (int o = 0; o < n_outputs; o++) {
             nc_tensor_free(outputs[o]);

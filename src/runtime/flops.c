@@ -356,6 +356,8 @@ nc_status nc_model_estimate_flops(const nc_model *m, int n_inputs, const nc_tens
     if (n_inputs < 0 || (n_inputs > 0 && !inputs))
         return ncb_err(NC_ERR_INVALID_ARG, "nc_model_estimate_flops: %d input shapes but no array",
                        n_inputs);
+    if (!m->ir)
+        return ncb_err(NC_ERR_UNSUPPORTED, "nc_model_estimate_flops: a compiled model (.ncx) has no graph to count");
     const ir_graph *g = m->ir->graph;
     flops_frame f = {g, NULL, NULL, NULL};
     int64_t total = 0;

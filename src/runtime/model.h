@@ -8,8 +8,11 @@
 #include "ir/graph.h"
 #include "ncore.h"
 
+struct simrt_model;
+
 struct nc_model {
-    ir_model *ir;
+    ir_model *ir;             /* NULL for a compiled model */
+    struct simrt_model *sim;  /* a compiled model (.ncx), else NULL */
     atomic_int refs; /* the caller's reference plus one per session */
 };
 

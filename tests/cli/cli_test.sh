@@ -5,6 +5,7 @@
 set -u
 
 CASE=$1 NCORE=$2 NPYCMP=$3 TD=$4 W=$5
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$W" && mkdir -p "$W" || exit 1
 
 RELU=$TD/test_relu
@@ -262,6 +263,179 @@ case_unsupported_op() {
     # info lists what is unsupported (its job), run refuses it
     nc info "$W/unsup.onnx"; expect_rc 0; expect_out "unsupported: FrobnicateOp"
     nc run "$W/unsup.onnx" --random; expect_rc 1; expect_err "FrobnicateOp"
+}
+
+# ---- the chip: ls, compile, run --device sim, profile -----------------------
+GEMM=$TD/test_gemm_default_matrix_bias
+
+# mkgemm FILE: y = Gemm(x[2,4], W[4,3], C[3]) with W and C constant
+# (initializers), so that the compiler puts it on the chip; the ONNX test
+# data's Gemm and Conv take their weights as inputs and stay on the host.
+# Hand-encoded protobuf (IR 7, opset 13), as mkmodel does.
+mkgemm() {
+    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+    ld() { # field, then the bytes' length as a varint (< 16384), then the bytes
+        local c=$2 n=$((${#2} / 2))
+        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
+        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
+    }
+    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
+    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
+    # floats 1, -0.5, 0.25, 2 (little-endian) repeated
+    local f4="0000803f000000bf0000803e00000040" w c node graph model
+    w=0804080310014201$(hexs W)4a30$f4$f4$f4
+    c=080310014201$(hexs C)4a0c0000003f000080bf0000403f
+    node=$(ld 0a "$(hexs x)")$(ld 0a "$(hexs W)")$(ld 0a "$(hexs C)")$(ld 12 "$(hexs y)")$(ld 22 "$(hexs Gemm)")
+    graph=$(ld 0a "$node")$(ld 12 "$(hexs g)")$(ld 2a "$w")$(ld 2a "$c")
+    graph=$graph$(ld 5a "$(vinfo x "$(dimv 2)$(dimv 4)")")$(ld 62 "$(vinfo y "$(dimv 2)$(dimv 3)")")
+    model=0807$(ld 3a "$graph")$(ld 42 100d)
+    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+}
+
+case_ls() {
+    nc ls; expect_rc 0; expect_no_err; expect_out "inf1: 1 chip x 4 NeuronCores = 4 cores"
+    nc ls --preset inf1.6xlarge; expect_rc 0; expect_out "inf1.6xlarge: 4 chips x 4 NeuronCores = 16 cores"
+    nc ls --json; expect_rc 0; expect_json; expect_out '"te_rows"'
+    nc ls --preset inf9; expect_rc 2; expect_no_out; expect_err "'inf9'"
+    printf '{ "te_rows": ' >"$W/bad.json"
+    nc ls --chip "$W/bad.json"; expect_rc 1; expect_err "bad.json"
+    printf '{ "base": "inf1", "te_rows": 0 }' >"$W/range.json"
+    nc ls --chip "$W/range.json"; expect_rc 1; expect_err "te_rows"
+    nc ls --chip "$W/missing.json"; expect_rc 1; expect_err "missing.json"
+    nc ls --frob; expect_rc 2; expect_err "unknown option '--frob'"
+}
+
+case_compile() {
+    nc compile "$CONV/model.onnx" -o "$W/conv.ncx"
+    expect_rc 0; expect_no_err; expect_out "compiled"; expect_out "for inf1"; expect_out "on chip:"
+    expect_out "ops ("; expect_out "auto-cast:"; expect_out "instructions:"
+    [ "$(head -c 4 "$W/conv.ncx")" = NCX1 ] || fail "conv.ncx does not start with NCX1"
+    nc compile "$GEMM/model.onnx" -o "$W/gemm.ncx" --auto-cast none -O1
+    expect_rc 0; expect_out "auto-cast: none"; expect_out "on chip:"
+    # constant weights: all on the chip, and the fp32 model is said to be auto-cast
+    mkgemm "$W/cgemm.onnx"
+    nc compile "$W/cgemm.onnx" -o "$W/cgemm.ncx"
+    expect_rc 0; expect_out "on chip: 1 of 1 ops (100.0%), 54 FLOP of 54 FLOP (100.0%)"
+    expect_out "auto-cast: fp32 tensor-engine operands cast to bf16"
+    nc compile "$CONV/model.onnx" -o "$W/conv_fp16.ncx" --auto-cast all --auto-cast-type fp16 -O0 --chip "$SRC/configs/inf1.json"
+    expect_rc 0; expect_out "on chip:"
+    nc compile "$CONV/model.onnx" -o "$W/conv.ncx" --json; expect_rc 0; expect_json
+    expect_out '"ops_chip"'; expect_out '"flops_total"'; expect_out '"partitions"'
+    # --dump-isa prints the programs as well: more lines than without
+    nc compile "$W/cgemm.onnx" -o "$W/cgemm_d.ncx" --dump-isa; expect_rc 0
+    [ "$(wc -l <"$W/out")" -gt 12 ] || fail "--dump-isa printed no program"
+    nc compile "$W/cgemm.onnx" -o "$W/cgemm_d.ncx" --dump-isa="$W/cgemm.isa"; expect_rc 0
+    grep -qi matmul "$W/cgemm.isa" || fail "--dump-isa=FILE wrote no MATMUL"
+    # MODEL.onnx -> MODEL.ncx when -o is not given
+    cp "$CONV/model.onnx" "$W/m.onnx"
+    nc compile "$W/m.onnx"; expect_rc 0; expect_out "$W/m.ncx"
+    [ -s "$W/m.ncx" ] || fail "compile without -o wrote no $W/m.ncx"
+    # an artifact is not compiled again
+    nc compile "$W/m.ncx" -o "$W/again.ncx"; expect_rc 1; expect_err "already compiled"
+}
+
+case_compile_errors() {
+    local m=$CONV/model.onnx
+    nc compile; expect_rc 2; expect_no_out; expect_err "missing MODEL"
+    nc compile "$m" --target inf9 -o "$W/x.ncx"; expect_rc 2; expect_no_out; expect_err "'inf9'"
+    nc compile "$m" --target inf1 --chip "$SRC/configs/inf1.json"; expect_rc 2
+    printf '{ "base": "inf1", ' >"$W/bad_chip.json"
+    nc compile "$m" --chip "$W/bad_chip.json" -o "$W/x.ncx"; expect_rc 1; expect_err "bad_chip.json"
+    nc compile "$m" --auto-cast fp8 -o "$W/x.ncx"; expect_rc 2; expect_err "--auto-cast"
+    nc compile "$m" --auto-cast-type int4 -o "$W/x.ncx"; expect_rc 2; expect_err "--auto-cast-type"
+    nc compile "$m" -O7 -o "$W/x.ncx"; expect_rc 2; expect_err "unknown option '-O7'"
+    nc compile "$m" --frob; expect_rc 2; expect_err "unknown option '--frob'"
+    nc compile "$m" -o "$W/no_such_dir/x.ncx"; expect_rc 1; expect_err "no_such_dir"
+    [ -e "$W/x.ncx" ] && fail "a failed compile left $W/x.ncx behind"
+    # damaged artifacts: exit 1 naming the file
+    nc compile "$m" -o "$W/good.ncx"; expect_rc 0
+    local size
+    size=$(stat -c %s "$W/good.ncx")
+    head -c $((size - 64)) "$W/good.ncx" >"$W/trunc.ncx"
+    nc run "$W/trunc.ncx" --random; expect_rc 1; expect_err "trunc.ncx"
+    cp "$W/good.ncx" "$W/flip.ncx"
+    printf '\377' | dd of="$W/flip.ncx" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+    nc run "$W/flip.ncx" --random; expect_rc 1; expect_err "flip.ncx"
+    nc profile "$W/flip.ncx"; expect_rc 1; expect_err "flip.ncx"
+    # a compiled model runs on the simulator only; an ONNX model is compiled first
+    nc run "$W/good.ncx" --random --device cpu; expect_rc 1; expect_err "sim"
+    nc run "$m" --random --no-values; expect_rc 2; expect_err "--no-values"
+    nc profile "$m"; expect_rc 1; expect_err "compile it first"
+    nc profile; expect_rc 2; expect_err "missing MODEL"
+    nc profile "$W/good.ncx" --frob; expect_rc 2; expect_err "unknown option '--frob'"
+    nc profile "$W/good.ncx" --replicas 2; expect_rc 2; expect_err "--no-values"
+}
+
+case_run_sim() {
+    # Gemm on the chip: with fp32 kept, the simulator agrees with the cpu device closely
+    mkgemm "$W/cgemm.onnx"
+    nc compile "$W/cgemm.onnx" -o "$W/cgemm32.ncx" --auto-cast none; expect_rc 0
+    nc compile "$W/cgemm.onnx" -o "$W/cgemm16.ncx"; expect_rc 0
+    nc run "$W/cgemm.onnx" --random --seed 3 --output-dir "$W/c_cpu"; expect_rc 0
+    nc run "$W/cgemm32.ncx" --random --seed 3 --device sim --output-dir "$W/c_sim32"
+    expect_rc 0; expect_out "output 'y': float32 [2,3]"; expect_out "simulated:"
+    "$NPYCMP" "$W/c_sim32/y.npy" "$W/c_cpu/y.npy" --rtol 1e-5 --atol 1e-6 || fail "gemm fp32: sim differs from cpu"
+    nc run "$W/cgemm16.ncx" --random --seed 3 --output-dir "$W/c_sim16"; expect_rc 0; expect_out "simulated:"
+    "$NPYCMP" "$W/c_sim16/y.npy" "$W/c_cpu/y.npy" --rtol 1e-2 --atol 1e-2 || fail "gemm bf16: sim differs from cpu"
+    "$NPYCMP" "$W/c_sim16/y.npy" "$W/c_cpu/y.npy" --exact 2>/dev/null &&
+        fail "gemm bf16: bit-identical to fp32, so nothing was cast"
+    # the ONNX test data's Conv (weights are an input): compiled, run, equal
+    nc compile "$CONV/model.onnx" -o "$W/conv.ncx" --auto-cast none; expect_rc 0
+    local in="--input $CONV/test_data_set_0/input_0.pb --input $CONV/test_data_set_0/input_1.pb"
+    # shellcheck disable=SC2086
+    nc run "$CONV/model.onnx" $in --device cpu --output-dir "$W/cpu"; expect_rc 0
+    # shellcheck disable=SC2086
+    nc run "$W/conv.ncx" $in --device sim --output-dir "$W/sim"
+    expect_rc 0; expect_out "output 'y': float32 [1,1,4,3]"; expect_out "simulated:"
+    "$NPYCMP" "$W/sim/y.npy" "$W/cpu/y.npy" --rtol 1e-5 --atol 1e-5 || fail "conv: sim differs from cpu"
+    "$NPYCMP" "$W/sim/y.npy" "$CONV/test_data_set_0/output_0.pb" --rtol 1e-5 --atol 1e-5 ||
+        fail "conv: sim differs from the ONNX expected output"
+    # timing only: no values
+    nc run "$W/cgemm32.ncx" --random --no-values; expect_rc 0; expect_out "timing only"
+    # Gemm with a bias
+    local gin="--input $GEMM/test_data_set_0/input_0.pb --input $GEMM/test_data_set_0/input_1.pb"
+    gin="$gin --input $GEMM/test_data_set_0/input_2.pb"
+    nc compile "$GEMM/model.onnx" -o "$W/gemm.ncx" --auto-cast none; expect_rc 0
+    # shellcheck disable=SC2086
+    nc run "$W/gemm.ncx" $gin --output-dir "$W/gsim"; expect_rc 0; expect_out "simulated:"
+    # shellcheck disable=SC2086
+    nc run "$GEMM/model.onnx" $gin --output-dir "$W/gcpu"; expect_rc 0
+    "$NPYCMP" "$W/gsim/y.npy" "$W/gcpu/y.npy" --rtol 1e-5 --atol 1e-5 || fail "gemm: sim differs from cpu"
+    "$NPYCMP" "$W/gsim/y.npy" "$GEMM/test_data_set_0/output_0.pb" --rtol 1e-5 --atol 1e-5 ||
+        fail "gemm: sim differs from the ONNX expected output"
+}
+
+case_profile() {
+    mkgemm "$W/cgemm.onnx"
+    nc compile "$W/cgemm.onnx" -o "$W/cg.ncx"; expect_rc 0
+    nc profile "$W/cg.ncx" --trace "$W/t.json" --summary "$W/s.json" --svg "$W/t.svg"
+    expect_rc 0; expect_no_err
+    expect_out "simulated"; expect_out "cycles"; expect_out "busy"; expect_out "MAC util"; expect_out "DRAM"
+    expect_out "wrote $W/t.json"; expect_out "wrote $W/s.json"; expect_out "wrote $W/t.svg"
+    grep -q '"traceEvents"' "$W/t.json" || fail "trace has no traceEvents"
+    grep -q '"ph":"X"' "$W/t.json" || fail "trace has no instruction events"
+    for key in total_us total_cycles cores engines busy_pct mac_util sbuf_high_bytes psum_high_bytes \
+        dram_read_bytes dram_written_bytes layers; do
+        grep -q "\"$key\"" "$W/s.json" || fail "summary lacks \"$key\""
+    done
+    if command -v python3 >/dev/null; then
+        python3 - "$W/t.json" "$W/s.json" <<'PY' || fail "trace or summary is not the expected JSON"
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = [e for e in t["traceEvents"] if e.get("ph") == "X"]
+assert ev and all(k in ev[0] for k in ("name", "cat", "ts", "dur", "pid", "tid", "args")), ev[:1]
+s = json.load(open(sys.argv[2]))
+assert s["total_us"] > 0 and s["total_cycles"] > 0
+c = s["cores"][0]
+assert 0 < c["mac_util"] <= 1 and c["dram_read_bytes"] > 0 and c["layers"]
+PY
+    fi
+    [ "$(head -c 4 "$W/t.svg")" = "<svg" ] || fail "t.svg does not start with <svg"
+    grep -q '<rect' "$W/t.svg" || fail "t.svg draws no boxes"
+    nc profile "$W/cg.ncx" --no-values --svg "$W/t2.svg" --top 0
+    expect_rc 0; expect_out "timing only"; expect_out "wrote $W/t2.svg"
+    nc profile "$W/cg.ncx" --no-values --replicas 4; expect_rc 0; expect_out "4 cores"
+    nc profile "$W/cg.ncx" --trace "$W/no_such_dir/t.json"; expect_rc 1; expect_err "no_such_dir"
 }
 
 # The README's main job end to end: examples/wakeword on speech from

@@ -129,7 +129,7 @@ static nc_tensor *rand_tensor(int nd, const int64_t *dims, unsigned seed) {
 /* Run m on device cpu and device ref with input x; outputs must agree
  * within rtol 1e-4 / atol 1e-5; returns the cpu executor's stats. */
 static void agree(const char *what, ir_model *m, nc_tensor *x, cpu_exec_stats *stats) {
-    nc_session_options oc = {"cpu", 1, 0}, orf = {"ref", 1, 0};
+    nc_session_options oc = {.device = "cpu", .threads = 1}, orf = {.device = "ref", .threads = 1};
     cpu_exec *ec = NULL, *er = NULL;
     nc_status st = cpu_exec_create(m, &oc, &ec);
     CHECK_MSG(st == NC_OK, "%s: create cpu: %s", what, ncb_errmsg());
@@ -180,6 +180,7 @@ static void test_conv_shapes(void) {
         {"conv depthwise + clip", 1, 32, 14, 14, 32, 3, 32, 2, 1, 1, "Clip"},
         {"conv dilated", 1, 8, 16, 16, 8, 3, 1, 1, 2, 2, "Tanh"},
         {"conv 7x7 stem, 3 channels", 1, 3, 32, 32, 16, 7, 1, 2, 3, 1, "Relu"},
+        {"conv 3x3 64 -> 64 (Winograd)", 1, 64, 14, 14, 64, 3, 1, 1, 1, 1, "Relu"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const conv_case *c = &cases[i];
@@ -204,6 +205,44 @@ static void test_conv_shapes(void) {
             memset(&st, 0, sizeof st);
             agree(c->name, b.m, x, &st);
             CHECK_MSG(st.fast_steps >= 1 && st.ref_steps == 0, "%s: %d fast, %d reference steps", c->name,
+                      st.fast_steps, st.ref_steps);
+            nc_tensor_free(x);
+        }
+        ir_model_free(b.m);
+    }
+}
+
+static void test_conv_transpose(void) {
+    static const struct {
+        const char *name;
+        int64_t c, o, k, group, stride, pad, opad;
+    } cases[] = {
+        {"convtranspose 3x3 s2 p1 output_padding 1", 8, 16, 3, 1, 2, 1, 1},
+        {"convtranspose 4x4 s2 p1", 16, 8, 4, 1, 2, 1, 0},
+        {"convtranspose grouped 2x2 s2", 8, 12, 2, 4, 2, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gb b = gb_new();
+        int64_t xd[4] = {1, cases[i].c, 7, 6}, k = cases[i].k;
+        int64_t wd[4] = {cases[i].c, cases[i].o / cases[i].group, k, k}, bd[1] = {cases[i].o};
+        gb_input(&b, "x", 4, xd);
+        gb_const(&b, "w", 4, wd);
+        gb_const(&b, "b", 1, bd);
+        int n = gb_node(&b, "", "ConvTranspose", 13, "x,w,b", "y");
+        int64_t ks[2] = {k, k}, s[2] = {cases[i].stride, cases[i].stride}, op[2] = {cases[i].opad, cases[i].opad};
+        int64_t p[4] = {cases[i].pad, cases[i].pad, cases[i].pad, cases[i].pad};
+        gb_ints(&b, n, "kernel_shape", 2, ks);
+        gb_ints(&b, n, "strides", 2, s);
+        gb_ints(&b, n, "pads", 4, p);
+        gb_ints(&b, n, "output_padding", 2, op);
+        gb_int(&b, n, "group", cases[i].group);
+        gb_output(&b, "y");
+        if (gb_done(&b)) {
+            nc_tensor *x = rand_tensor(4, xd, 17);
+            cpu_exec_stats st;
+            memset(&st, 0, sizeof st);
+            agree(cases[i].name, b.m, x, &st);
+            CHECK_MSG(st.fast_steps >= 1 && st.ref_steps == 0, "%s: %d fast, %d reference steps", cases[i].name,
                       st.fast_steps, st.ref_steps);
             nc_tensor_free(x);
         }
@@ -361,12 +400,14 @@ static void test_other_ops(void) {
         const char *what = "";
         gb_input(&b, "x", 4, xd);
         if (variant == 0) {
-            what = "concat of blocked conv outputs and the plain input";
+            what = "concat of blocked conv outputs, the plain input and a constant";
             int64_t wd[4] = {16, 8, 1, 1}, k[2] = {1, 1};
             gb_const(&b, "w", 4, wd);
             int c = gb_node(&b, "", "Conv", 13, "x,w", "t");
             gb_ints(&b, c, "kernel_shape", 2, k);
-            int n = gb_node(&b, "", "Concat", 13, "t,x,t", "y");
+            int64_t zd[4] = {2, 4, 6, 6};
+            gb_const(&b, "z", 4, zd); /* a constant piece, as channel paddings have */
+            int n = gb_node(&b, "", "Concat", 13, "t,x,z,t", "y");
             gb_int(&b, n, "axis", 1);
         } else if (variant == 1) {
             what = "batch norm + relu";
@@ -461,7 +502,7 @@ static ir_model *conv_chain(void) {
     gb_input(&b, "x", 4, xd);
     const char *names[6] = {"x", "a", "b", "c", "d", "y"};
     for (int i = 0; i < 5; i++) {
-        char w[8], ins[32];
+        char w[16], ins[48];
         snprintf(w, sizeof w, "w%d", i);
         gb_const(&b, w, 4, wd);
         snprintf(ins, sizeof ins, "%s,%s", names[i], w);
@@ -481,7 +522,7 @@ static ir_model *conv_chain(void) {
 static void test_plan_reuse(void) {
     ir_model *m = conv_chain();
     if (!m) return;
-    nc_session_options o = {"cpu", 1, 0};
+    nc_session_options o = {.device = "cpu", .threads = 1};
     cpu_exec *e = NULL;
     CHECK(cpu_exec_create(m, &o, &e) == NC_OK);
     if (!e) {
@@ -539,7 +580,7 @@ static void test_dynamic_fallback(void) {
         float v[6] = {1, -1, 0, 2, -3, 4};
         nc_tensor *x = rand_tensor(1, xd, 1);
         memcpy(x->data, v, sizeof v);
-        nc_session_options o = {"cpu", 1, 0};
+        nc_session_options o = {.device = "cpu", .threads = 1};
         cpu_exec *e = NULL;
         CHECK(cpu_exec_create(b.m, &o, &e) == NC_OK);
         nc_tensor *y = NULL;
@@ -567,6 +608,7 @@ static void test_dynamic_fallback(void) {
 
 int main(void) {
     test_conv_shapes();
+    test_conv_transpose();
     test_fused_conv_residual();
     test_matmul_shapes();
     test_pool_shapes();

@@ -17,6 +17,8 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_list_ops(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perf(int argc, char **argv);

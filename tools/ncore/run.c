@@ -27,7 +27,10 @@ static const char help_text[] =
     "  --shape NAME=D0,D1,...  the whole shape of random input NAME (repeatable)\n"
     "  --output-dir DIR    write each output as DIR/<name>.npy (DIR is created)\n"
     "  --threads N         intra-op threads (0 = library default)\n"
-    "  --device DEV        cpu (default) or ref (reference kernels only)\n"
+    "  --device DEV        cpu (default for ONNX), ref (reference kernels only)\n"
+    "                      or sim (the chip simulator; the default and only\n"
+    "                      device for a compiled .ncx model: ncore compile)\n"
+    "  --no-values         device sim: timing only, outputs are zeros\n"
     "  --memory-limit SIZE most tensor bytes a run may hold at once, with an\n"
     "                      optional K, M or G suffix (powers of 1024; default 8G)\n";
 
@@ -42,6 +45,7 @@ typedef struct {
     int threads;
     const char *device;
     uint64_t memory_limit;
+    bool no_values;
 } run_args;
 
 /* "512M" -> 536870912; false on anything else. */
@@ -99,8 +103,11 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (r < 0 || !parse_size(v, &a->memory_limit))
                 return cli_usage("run", "--memory-limit needs a positive size such as 512M or 2G");
         } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
-            if (r < 0 || !*v) return cli_usage("run", "--device needs cpu or ref");
+            if (r < 0 || !*v) return cli_usage("run", "--device needs cpu, ref or sim");
             a->device = v;
+        } else if (strcmp(argv[i], "--no-values") == 0) {
+            a->no_values = true;
+            i++;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage("run", "unknown option '%s'", argv[i]);
         } else if (!a->model) {
@@ -332,8 +339,12 @@ int cmd_run(int argc, char **argv) {
     }
     cli_inputs_warn_unused(&a.random_inputs);
 
+    if (a.no_values && !nc_model_target(m)) {
+        rc = cli_usage("run", "--no-values is for device sim, which runs compiled models (ncore compile)");
+        goto done;
+    }
     nc_session_options so = {.device = a.device, .threads = a.threads,
-                             .memory_limit = a.memory_limit};
+                             .memory_limit = a.memory_limit, .sim_no_values = a.no_values};
     if (nc_session_create(m, &so, &sess) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
@@ -366,6 +377,11 @@ int cmd_run(int argc, char **argv) {
     }
     if (a.out_dir && (rc = write_outputs(&a, m, outs, n_out)) != CLI_OK) goto done;
     printf("time: load %.3f ms, run %.3f ms\n", t_load, t_run);
+    nc_sim_stats st;
+    if (nc_model_target(m) && nc_session_get_sim_stats(sess, &st) == NC_OK)
+        printf("simulated: %.3f us on %s (%llu cycles, %d core%s%s)\n", st.sim_ns / 1e3, nc_model_target(m),
+               (unsigned long long)st.cycles, st.cores, st.cores == 1 ? "" : "s",
+               st.values ? "" : ", timing only: outputs not computed");
     rc = CLI_OK;
 
 done:

@@ -1,6 +1,5 @@
 #include "device/cpu/exec.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +18,12 @@
 #else
 #define CPU_HAVE_OPT 0
 #endif
+
+/* From libgomp, the OpenMP runtime Debian's oneDNN is built with. Declared
+ * here rather than through <omp.h> so that no compiler needs OpenMP support
+ * (clang builds the fuzz targets and has no omp.h of its own here). */
+extern void omp_set_num_threads(int n);
+extern int omp_get_num_procs(void);
 
 #define CPU_DEFAULT_MEMORY_LIMIT (8ull << 30)
 /* After this many plans that did not fit (data-dependent shapes), stop

@@ -7,7 +7,10 @@
  *    weights reordered, one arena laid out by tensor liveness. Runs with the
  *    same input shapes reuse it and allocate nothing but the returned
  *    outputs. Graphs a static plan cannot cover (If, data-dependent shapes)
- *    run on the dynamic executor. */
+ *    run on the dynamic executor.
+ * Diagnostics (environment): NCORE_CPU_PLAN=1 prints each plan's steps,
+ * NCORE_CPU_PROFILE=1 the time per op type when a plan is freed,
+ * NCORE_NO_WINOGRAD=1 keeps 3x3 convolutions on direct kernels. */
 #ifndef NC_DEVICE_CPU_EXEC_H
 #define NC_DEVICE_CPU_EXEC_H
 

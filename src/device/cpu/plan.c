@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "kernels/kernel.h"
@@ -66,6 +67,8 @@ struct cpu_plan {
     size_t scratch_bytes;
     dnnl_memory_desc_t scratch_md;
     int folded, reorders;
+    double *prof_ms;          /* NCORE_CPU_PROFILE=1: time per step, summed over runs */
+    int prof_runs;
 };
 
 static const char *const k_alias_ops[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", NULL};
@@ -626,8 +629,38 @@ static nc_status bind(cpu_plan *p) {
     return NC_OK;
 }
 
+/* NCORE_CPU_PROFILE=1: where the time went, per op type, on stderr. */
+static void profile_report(const cpu_plan *p) {
+    static const char *const kinds[] = {"ref", "onednn", "reorder", "view"};
+    double total = 0;
+    for (int si = 0; si < p->n_s; si++) total += p->prof_ms[si];
+    fprintf(stderr, "profile: %d runs, %.3f ms per run\n", p->prof_runs, total / p->prof_runs);
+    bool *done = calloc((size_t)p->n_s, sizeof *done);
+    if (!done) return;
+    for (int si = 0; si < p->n_s; si++) {
+        if (done[si]) continue;
+        const step *s = &p->s[si];
+        const char *op = s->node >= 0 ? p->g->nodes[s->node].op_type : "";
+        double ms = 0;
+        int cnt = 0;
+        for (int sj = si; sj < p->n_s; sj++) {
+            const step *t = &p->s[sj];
+            const char *op2 = t->node >= 0 ? p->g->nodes[t->node].op_type : "";
+            if (t->kind != s->kind || strcmp(op, op2)) continue;
+            done[sj] = true;
+            ms += p->prof_ms[sj];
+            cnt++;
+        }
+        fprintf(stderr, "profile: %-8s %-22s %4d steps %9.3f ms per run\n", kinds[s->kind], op, cnt,
+                ms / p->prof_runs);
+    }
+    free(done);
+}
+
 void cpu_plan_free(cpu_plan *p) {
     if (!p) return;
+    if (p->prof_ms && p->prof_runs) profile_report(p);
+    free(p->prof_ms);
     for (int si = 0; si < p->n_s; si++) {
         step *s = &p->s[si];
         free(s->in);
@@ -782,6 +815,7 @@ nc_status cpu_plan_build(const nck_dnnl_ctx *dn, const ir_graph *g, const nc_ten
     if (st == NC_OK && p->arena_bytes > memory_limit) st = UNSUP;
     if (st == NC_OK) st = bind(p);
     if (st == NC_OK && getenv("NCORE_CPU_PLAN")) dump(p);
+    if (st == NC_OK && getenv("NCORE_CPU_PROFILE")) p->prof_ms = calloc((size_t)p->n_s + 1, sizeof *p->prof_ms);
     free(skip);
     if (st != NC_OK) {
         cpu_plan_free(p);
@@ -817,9 +851,19 @@ nc_status cpu_plan_run(cpu_plan *p, const nc_tensor *const *inputs, nc_tensor **
     }
     dnnl_stream_t strm = p->dn->stream;
     nc_status st = NC_OK;
+    struct timespec t0, t1;
+    if (p->prof_ms) {
+        p->prof_runs++;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
     for (int si = 0; si < p->n_s && st == NC_OK; si++) {
         step *s = &p->s[si];
         dnnl_status_t ds = dnnl_success;
+        if (p->prof_ms && si) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            p->prof_ms[si - 1] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            t0 = t1;
+        }
         switch (s->kind) {
         case STEP_NOP:
             break;
@@ -845,6 +889,10 @@ nc_status cpu_plan_run(cpu_plan *p, const nc_tensor *const *inputs, nc_tensor **
     }
     if (st == NC_OK && dnnl_stream_wait(strm) != dnnl_success)
         st = ncb_err(NC_ERR_INTERNAL, "oneDNN stream failed");
+    if (p->prof_ms && p->n_s) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        p->prof_ms[p->n_s - 1] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
     int made = 0;
     for (int o = 0; o < g->n_outputs && st == NC_OK; o++, made++) {
         const pval *x = &p->v[p->out_val[o]];

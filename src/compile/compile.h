@@ -1,0 +1,86 @@
+/* The compiler: an ir_model to a .ncx artifact for a chip config.
+ *
+ *   ir_model --clone--> static shapes --opt passes--> optimized graph
+ *     --partition--> runs of chip nodes / host nodes (in topological order)
+ *     --lower--> one ISA program for core 0 (every chip partition's code,
+ *                one after another, END last; the meta JSON gives each
+ *                partition's instruction range)
+ *     --ncx--> IOSIG (model inputs, outputs, partition boundary tensors with
+ *              their DRAM addresses), PROGRAM 0, WEIGHTS, HOSTGRAPH (one ONNX
+ *              model per host partition, concatenated; the meta gives each
+ *              one's offset and size), META (partitions, layers, report).
+ *
+ * Memory model. Every tensor a chip partition reads or writes lives in DRAM
+ * in its ONNX layout (row-major) and dtype (f32), one address per tensor,
+ * never reused, so host partitions read and write it as plain bytes.
+ * Weights are DRAM-resident in the compute dtype and streamed into SBUF per
+ * layer. SBUF is cut into fixed regions (cc_lower.c): two weight regions
+ * used alternately by consecutive layers, two moving-tile slots (double
+ * buffering), epilogue slots; PSUM into 2 KiB accumulation slots used round
+ * robin. Queues synchronise through one semaphore per queue that counts its
+ * completed instructions (see lower.c). */
+#ifndef NC_COMPILE_COMPILE_H
+#define NC_COMPILE_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chip/chip.h"
+#include "ir/graph.h"
+#include "ncore.h"
+
+typedef enum cc_cast { CC_CAST_NONE = 0, CC_CAST_MATMULT = 1, CC_CAST_ALL = 2 } cc_cast;
+
+typedef struct cc_options {
+    const char *target;   /* preset or chip JSON; NULL = inf1 */
+    cc_cast auto_cast;
+    int cast_dtype;       /* NC_DTYPE_BF16 or NC_DTYPE_F16 */
+    int opt_level;        /* 0..3 */
+    const char *dump_isa; /* path, "-" = stdout, NULL = none */
+    const char *name;     /* model name, NULL = graph name */
+    int n_inputs;         /* static input shapes (by name, NULL name = index) */
+    const nc_tensor_info *inputs;
+} cc_options;
+
+typedef struct cc_part {
+    bool chip;
+    int64_t ops, flops, instructions;
+    char *first_op, *last_op, *reason; /* owned */
+} cc_part;
+
+typedef struct cc_result {
+    uint8_t *ncx; /* the artifact, malloc'ed */
+    size_t ncx_size;
+    chip_config chip;
+    int64_t ops_total, ops_chip, flops_total, flops_chip, tensors_cast;
+    int n_parts;
+    cc_part *parts;
+    int64_t instructions, instr_engine[4], instr_sync; /* by isa_engine; WAIT/SIGNAL/END apart */
+    uint64_t weight_bytes, sbuf_peak;
+    int n_inputs, n_outputs;
+    nc_tensor_info *inputs, *outputs; /* names owned (char *) */
+} cc_result;
+
+/* Compile; on success *res is filled (cc_result_free). */
+nc_status cc_compile(const ir_model *m, const cc_options *o, cc_result *res);
+void cc_result_free(cc_result *res);
+
+/* ---- shared between the compiler's files ---------------------------------- */
+
+/* Why node i of g cannot run on the chip (a static string or one written into
+ * buf), or NULL if it can. dram_ok(v): value v is an f32 tensor of static
+ * shape. Constants the lowering needs (weights, biases) are checked too. */
+const char *cc_lower_check(const ir_graph *g, int node, char *buf, size_t cap);
+
+/* Serialize nodes[0..n) of the main graph g as a standalone ONNX model with
+ * the given graph inputs and outputs (value indices of g; their dtypes and
+ * static shapes are written), the constants those nodes read as
+ * initializers, the model's opset imports plus "ncore" 1. malloc'ed bytes. */
+nc_status cc_onnx_write(const ir_model *m, const int *nodes, int n, const int *inputs, int n_in,
+                        const int *outputs, int n_out, uint8_t **bytes, size_t *size);
+
+/* FLOPs of node i (2 per MAC, 1 per output element of element-wise math). */
+int64_t cc_node_flops(const ir_graph *g, int node);
+
+#endif

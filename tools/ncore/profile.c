@@ -1,0 +1,345 @@
+/* ncore profile: run a compiled model once on the simulated chip and show
+ * where the time goes: a summary on stdout, and on request a Chrome trace,
+ * a JSON summary and an SVG timeline. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "timeline.h"
+
+static const char help_text[] =
+    "usage: ncore profile MODEL.ncx [OPTIONS]\n"
+    "\n"
+    "Run a compiled model (ncore compile) once on the simulator and print the\n"
+    "simulated latency and cycles, engine busy %, MAC utilization, SBUF/PSUM\n"
+    "high-water, DRAM traffic and the slowest layers.\n"
+    "\n"
+    "  --trace FILE        Chrome trace JSON (open in ui.perfetto.dev or\n"
+    "                      chrome://tracing): a process per core, a thread per\n"
+    "                      engine and DMA queue, one event per instruction\n"
+    "  --summary FILE      the statistics as JSON, with a per-layer breakdown\n"
+    "  --svg FILE          a timeline picture: a row per engine and DMA queue\n"
+    "  --no-values         timing only: compute no values (much faster; the\n"
+    "                      time is the same, the outputs are zeros)\n"
+    "  --input NAME=FILE   input NAME from a .npy/.pb file (default: random\n"
+    "                      values uniform in [0,1), fixed seed)\n"
+    "  --chip FILE|NAME    simulate another chip config than the target\n"
+    "  --replicas N        run N copies at once on consecutive cores, data\n"
+    "                      parallel (needs --no-values); throughput counts all\n"
+    "  --top N             slowest layers to list (default 10, 0 = none)\n";
+
+typedef struct {
+    const char *model, *trace, *summary, *svg, *chip;
+    const char **inputs;
+    int n_inputs;
+    bool no_values;
+    int replicas, top;
+} profile_args;
+
+static int parse_args(int argc, char **argv, profile_args *a) {
+    a->top = 10;
+    a->inputs = calloc((size_t)argc, sizeof *a->inputs);
+    if (!a->inputs) return cli_fail("out of memory");
+    for (int i = 1; i < argc;) {
+        const char *v = NULL;
+        int r;
+        int64_t n;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(help_text, stdout);
+            return -1;
+        } else if (!strcmp(argv[i], "--no-values")) {
+            a->no_values = true;
+            i++;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--trace", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("profile", "--trace needs a file");
+            a->trace = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--summary", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("profile", "--summary needs a file");
+            a->summary = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--svg", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("profile", "--svg needs a file");
+            a->svg = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--chip", &v)) != 0) {
+            if (r < 0 || !*v) return cli_usage("profile", "--chip needs a chip config file or preset");
+            a->chip = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--input", &v)) != 0) {
+            if (r < 0 || !strchr(v, '=')) return cli_usage("profile", "--input needs NAME=FILE");
+            a->inputs[a->n_inputs++] = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--replicas", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 1, 4096, &n))
+                return cli_usage("profile", "--replicas needs an integer >= 1");
+            a->replicas = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--top", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 0, 100000, &n))
+                return cli_usage("profile", "--top needs an integer >= 0");
+            a->top = (int)n;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("profile", "unknown option '%s'", argv[i]);
+        } else if (a->model) {
+            return cli_usage("profile", "unexpected argument '%s' (one MODEL)", argv[i]);
+        } else {
+            a->model = argv[i++];
+        }
+    }
+    if (!a->model) return cli_usage("profile", "missing MODEL");
+    if (a->replicas > 1 && !a->no_values)
+        return cli_usage("profile", "--replicas needs --no-values (copies share their DRAM addresses)");
+    return CLI_OK;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *bytes_str(uint64_t b, char *buf, size_t cap) {
+    if (b >= (1u << 20)) snprintf(buf, cap, "%.2f MiB", (double)b / (1 << 20));
+    else if (b >= 1024) snprintf(buf, cap, "%.1f KiB", (double)b / 1024);
+    else snprintf(buf, cap, "%" PRIu64 " B", b);
+    return buf;
+}
+
+/* The inputs: files named by --input, random values for the rest. */
+static int make_inputs(profile_args *a, nc_model *m, nc_tensor_info *infos, nc_tensor **ins, int n) {
+    for (int k = 0; k < a->n_inputs; k++) {
+        const char *eq = strchr(a->inputs[k], '=');
+        int idx = -1;
+        for (int i = 0; i < n; i++)
+            if (strlen(infos[i].name) == (size_t)(eq - a->inputs[k]) &&
+                !strncmp(infos[i].name, a->inputs[k], (size_t)(eq - a->inputs[k])))
+                idx = i;
+        if (idx < 0) return cli_fail("--input %s: the model has no such input", a->inputs[k]);
+        if (ins[idx]) return cli_fail("input '%s' is given twice", infos[idx].name);
+        if (nc_tensor_load(eq + 1, &ins[idx], NULL) != NC_OK)
+            return cli_fail("input '%s': %s", infos[idx].name, nc_last_error());
+    }
+    cli_inputs none = {0};
+    uint64_t rng = 0;
+    for (int i = 0; i < n; i++) {
+        if (ins[i]) continue;
+        int rc = cli_inputs_random(&none, &infos[i], &rng, &ins[i]);
+        if (rc != CLI_OK) return rc;
+    }
+    (void)m;
+    return CLI_OK;
+}
+
+/* A file name for a temporary trace; the caller unlinks it. */
+static char *temp_file(void) {
+    const char *dir = getenv("TMPDIR");
+    char *path = NULL;
+    if (asprintf(&path, "%s/ncore-profile-XXXXXX", dir && *dir ? dir : "/tmp") < 0) return NULL;
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+typedef struct {
+    const char *name;
+    double span_us, tensor_us, vector_us, scalar_us, dma_us;
+    int core;
+} layer_row;
+
+static int cmp_layer(const void *x, const void *y) {
+    const layer_row *a = x, *b = y;
+    return a->span_us < b->span_us ? 1 : a->span_us > b->span_us ? -1 : 0;
+}
+
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The slowest layers, read back from the JSON summary. */
+static void print_layers(const char *summary_path, int top, double total_us) {
+    FILE *f = fopen(summary_path, "rb");
+    if (!f) return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char buf[65536];
+    size_t r;
+    while (mem && (r = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, r, mem);
+    fclose(f);
+    if (!mem) return;
+    fclose(mem);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *cores = cJSON_GetObjectItemCaseSensitive(root, "cores"), *c;
+    layer_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    cJSON_ArrayForEach(c, cores) {
+        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(c, "layers"), *l;
+        cJSON_ArrayForEach(l, layers) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                layer_row *q = realloc(rows, cap * sizeof *q);
+                if (!q) goto out;
+                rows = q;
+            }
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(l, "name");
+            rows[n++] = (layer_row){cJSON_IsString(nm) ? nm->valuestring : "?",
+                                    jnum(l, "end_us") - jnum(l, "start_us"), jnum(l, "tensor_us"),
+                                    jnum(l, "vector_us"), jnum(l, "scalar_us"), jnum(l, "dma_us"),
+                                    (int)jnum(c, "core")};
+        }
+    }
+    if (n) {
+        qsort(rows, n, sizeof *rows, cmp_layer);
+        printf("slowest layers (first to last instruction; busy time per engine, us):\n");
+        printf("  %-40s %4s %10s %6s %9s %9s %9s %9s\n", "layer", "core", "span us", "%", "tensor", "vector",
+               "scalar", "dma");
+        for (size_t k = 0; k < n && k < (size_t)top; k++)
+            printf("  %-40.40s %4d %10.3f %5.1f%% %9.3f %9.3f %9.3f %9.3f\n", rows[k].name, rows[k].core,
+                   rows[k].span_us, total_us > 0 ? 100 * rows[k].span_us / total_us : 0, rows[k].tensor_us,
+                   rows[k].vector_us, rows[k].scalar_us, rows[k].dma_us);
+        if (n > (size_t)top) printf("  ... %zu layers in all (--summary has them all)\n", n);
+    }
+out:
+    free(rows);
+    cJSON_Delete(root);
+}
+
+static void print_stats(const profile_args *a, const nc_model *m, const nc_sim_stats *st, double wall_s,
+                        int64_t batch) {
+    char b1[32], b2[32];
+    int reps = a->replicas > 1 ? a->replicas : 1;
+    printf("profile of %s on %s (%s)\n", a->model, a->chip ? a->chip : nc_model_target(m),
+           st->values ? "values computed" : "timing only");
+    printf("  simulated     %.3f us = %" PRIu64 " cycles at %.3f GHz, %d core%s\n", st->sim_ns / 1e3, st->cycles,
+           st->sim_ns > 0 ? (double)st->cycles / st->sim_ns : 0.0, st->cores, st->cores == 1 ? "" : "s");
+    if (st->sim_ns > 0)
+        printf("  throughput    %.1f inferences/s (batch %" PRId64 "%s)\n", 1e9 * (double)(batch * reps) / st->sim_ns,
+               batch, reps > 1 ? ", all replicas" : "");
+    printf("  busy          tensor %.1f%%  vector %.1f%%  scalar %.1f%%  dma %.1f%% (mean per queue)\n",
+           st->busy_pct[NC_SIM_TENSOR], st->busy_pct[NC_SIM_VECTOR], st->busy_pct[NC_SIM_SCALAR],
+           st->busy_pct[NC_SIM_DMA]);
+    printf("  MAC util      %.1f%% (%.3f G multiply-adds)\n", 100 * st->mac_util, (double)st->macs / 1e9);
+    printf("  high-water    SBUF %s, PSUM %s per partition\n", bytes_str(st->sbuf_high_bytes, b1, sizeof b1),
+           bytes_str(st->psum_high_bytes, b2, sizeof b2));
+    printf("  DRAM          read %s, written %s\n", bytes_str(st->dram_read_bytes, b1, sizeof b1),
+           bytes_str(st->dram_written_bytes, b2, sizeof b2));
+    printf("  instructions  %" PRIu64 "\n", st->instructions);
+    if (st->host_partitions)
+        printf("  host          %d partition%s, %.3f ms wall on this machine (not simulated)\n", st->host_partitions,
+               st->host_partitions == 1 ? "" : "s", st->host_ms);
+    printf("  wall          %.3f s to simulate\n", wall_s);
+}
+
+int cmd_profile(int argc, char **argv) {
+    profile_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != CLI_OK) {
+        free(a.inputs);
+        return rc < 0 ? CLI_OK : rc;
+    }
+    nc_model *m = NULL;
+    nc_session *sess = NULL;
+    nc_tensor_info *infos = NULL;
+    nc_tensor **ins = NULL, **outs = NULL;
+    const char **names = NULL;
+    char *tmp_trace = NULL, *tmp_summary = NULL;
+    int n_in = 0, n_out = 0;
+    if (nc_model_load_file(a.model, NULL, &m) != NC_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    if (!nc_model_target(m)) {
+        rc = cli_fail("'%s' is an ONNX model; compile it first: ncore compile %s -o OUT.ncx", a.model, a.model);
+        goto done;
+    }
+    n_in = nc_model_num_inputs(m);
+    n_out = nc_model_num_outputs(m);
+    infos = calloc((size_t)n_in + 1, sizeof *infos);
+    ins = calloc((size_t)n_in + 1, sizeof *ins);
+    names = calloc((size_t)n_in + 1, sizeof *names);
+    outs = calloc((size_t)n_out + 1, sizeof *outs);
+    if (!infos || !ins || !names || !outs) {
+        rc = cli_fail("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_in; i++) {
+        if (nc_model_input_info(m, i, &infos[i]) != NC_OK) {
+            rc = cli_fail_lib();
+            goto done;
+        }
+        names[i] = infos[i].name;
+    }
+    if ((rc = make_inputs(&a, m, infos, ins, n_in)) != CLI_OK) goto done;
+    const char *trace = a.trace;
+    if (a.svg && !trace) {
+        if (!(trace = tmp_trace = temp_file())) {
+            rc = cli_fail("cannot create a temporary file for the trace");
+            goto done;
+        }
+    }
+    const char *summary = a.summary;
+    if (!summary && a.top > 0 && !(summary = tmp_summary = temp_file())) {
+        rc = cli_fail("cannot create a temporary file for the summary");
+        goto done;
+    }
+    nc_session_options so = {.device = "sim", .sim_no_values = a.no_values, .sim_trace = trace != NULL,
+                             .sim_chip = a.chip, .sim_replicas = a.replicas};
+    if (nc_session_create(m, &so, &sess) != NC_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    double t0 = now_s();
+    if (nc_session_run(sess, n_in, names, ins, n_out, NULL, outs) != NC_OK) {
+        rc = cli_fail("%s", nc_session_last_error(sess));
+        goto done;
+    }
+    double wall = now_s() - t0;
+    nc_sim_stats st;
+    if (nc_session_get_sim_stats(sess, &st) != NC_OK) {
+        rc = cli_fail("%s", nc_session_last_error(sess));
+        goto done;
+    }
+    int64_t batch = n_in > 0 && nc_tensor_ndim(ins[0]) > 0 ? nc_tensor_dims(ins[0])[0] : 1;
+    print_stats(&a, m, &st, wall, batch);
+    if (summary && nc_session_write_summary(sess, summary) != NC_OK) {
+        rc = cli_fail_lib(); /* the writers take a const session: nc_last_error() */
+        goto done;
+    }
+    if (a.top > 0) print_layers(summary, a.top, st.sim_ns / 1e3);
+    if (trace && nc_session_write_trace(sess, trace) != NC_OK) {
+        rc = cli_fail_lib(); /* the writers take a const session: nc_last_error() */
+        goto done;
+    }
+    if (a.trace) printf("wrote %s (Chrome trace: open in ui.perfetto.dev)\n", a.trace);
+    if (a.summary) printf("wrote %s\n", a.summary);
+    if (a.svg) {
+        char title[600];
+        snprintf(title, sizeof title, "%s on %s", a.model, a.chip ? a.chip : nc_model_target(m));
+        if ((rc = timeline_svg(trace, a.svg, title)) != CLI_OK) goto done;
+        printf("wrote %s\n", a.svg);
+    }
+    rc = CLI_OK;
+done:
+    if (tmp_trace) unlink(tmp_trace);
+    if (tmp_summary) unlink(tmp_summary);
+    free(tmp_trace);
+    free(tmp_summary);
+    if (ins)
+        for (int i = 0; i < n_in; i++) nc_tensor_free(ins[i]);
+    if (outs)
+        for (int i = 0; i < n_out; i++) nc_tensor_free(outs[i]);
+    free(ins);
+    free(outs);
+    free(names);
+    free(infos);
+    free(a.inputs);
+    nc_session_free(sess);
+    nc_model_free(m);
+    return rc;
+}
