@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -249,11 +250,20 @@ static srv_model *load_version(srv_repo *r, const char *name, const char *mdir, 
     snprintf(m->version_str, sizeof m->version_str, "%" PRId64, v);
     srv_stats_init(&m->stats);
     char path[4200];
-    bool ok = true;
+    bool ok = true, compiled = false;
+    /* model.onnx, else a compiled model.ncx (which runs on device sim). */
     if (snprintf(path, sizeof path, "%s/%" PRId64 "/model.onnx", mdir, v) >= (int)sizeof path) {
         srv_set_err(err, 400, "version %" PRId64 ": path too long", v);
         ok = false;
-    } else if (nc_model_load_file(path, NULL, &m->model) != NC_OK) {
+    } else if (access(path, F_OK) != 0) {
+        snprintf(path, sizeof path, "%s/%" PRId64 "/model.ncx", mdir, v);
+        compiled = access(path, F_OK) == 0;
+        if (!compiled) {
+            srv_set_err(err, 400, "version %" PRId64 ": no model.onnx or model.ncx", v);
+            ok = false;
+        }
+    }
+    if (ok && nc_model_load_file(path, NULL, &m->model) != NC_OK) {
         srv_set_err(err, 400, "version %" PRId64 ": %s", v, nc_last_error());
         ok = false;
     }
@@ -283,7 +293,7 @@ static srv_model *load_version(srv_repo *r, const char *name, const char *mdir, 
         for (int i = 0; ok && i < m->io.n_inputs; i++) m->input_names[i] = m->io.inputs[i].name;
     }
     nc_session_options so = {0};
-    so.device = r->opts->device;
+    so.device = compiled ? "sim" : r->opts->device;
     so.threads = r->opts->threads;
     for (int i = 0; ok && i < cfg->instance_count; i++) {
         if (nc_session_create(m->model, &so, &m->sessions[i]) != NC_OK) {

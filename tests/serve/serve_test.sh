@@ -288,6 +288,22 @@ case_infer_json() {
     stop_server
 }
 
+# A compiled model (model.ncx) in the repository runs on the chip simulator.
+case_compiled() {
+    mkdir -p "$REPO/relu_chip/1"
+    "$NCORE" compile "$TD/test_relu/model.onnx" --target inf1 --auto-cast none \
+        -o "$REPO/relu_chip/1/model.ncx" >"$W/compile.out" 2>&1 ||
+        { fail "ncore compile failed: $(cat "$W/compile.out")"; return; }
+    start_server
+    req GET /v2/models/relu_chip/ready
+    expect_status 200
+    post_json /v2/models/relu_chip/infer "$(relu_request c1)"
+    expect_status 200
+    expect_jq ".model_name == \"relu_chip\" and .id == \"c1\" and .outputs[0].shape == [3,4,5] and
+               .outputs[0].data == $(relu_y)"
+    stop_server
+}
+
 case_infer_binary() {
     start_server
     local x y

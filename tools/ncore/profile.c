@@ -196,7 +196,7 @@ static void print_layers(const char *summary_path, int top, double total_us) {
     }
     if (n) {
         qsort(rows, n, sizeof *rows, cmp_layer);
-        printf("slowest layers (first to last instruction; busy time per engine, us):\n");
+        printf("slowest layers (span: first to last instruction; busy us per engine, dma summed over queues):\n");
         printf("  %-40s %4s %10s %6s %9s %9s %9s %9s\n", "layer", "core", "span us", "%", "tensor", "vector",
                "scalar", "dma");
         for (size_t k = 0; k < n && k < (size_t)top; k++)

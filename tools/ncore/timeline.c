@@ -186,12 +186,40 @@ static void emit_box(FILE *f, const tl_box *b, double y) {
     fputs("</title></rect>\n", f);
 }
 
-/* The layer band of one core: each layer from its first start to its last
- * end, alternating shades, named where the name fits. */
+/* A short label for a layer: ONNX exporters name nodes by module path
+ * ("/layer1/layer1.0/conv2/Conv_fused"); the module part is what tells
+ * layers apart ("layer1.0/conv2"). */
+static void short_name(const char *name, char *buf, size_t cap) {
+    const char *seg[16];
+    size_t len[16];
+    int n = 0;
+    for (const char *p = name; *p && n < 16;) {
+        while (*p == '/') p++;
+        if (!*p) break;
+        const char *e = strchr(p, '/');
+        if (!e) e = p + strlen(p);
+        seg[n] = p;
+        len[n++] = (size_t)(e - p);
+        p = e;
+    }
+    int first = 0, last = n;
+    if (n >= 2) last = n - 1; /* the op's own name */
+    if (last - first >= 2 && len[first] < len[first + 1] && !strncmp(seg[first], seg[first + 1], len[first]))
+        first++; /* "layer1/layer1.0" says layer1 twice */
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = first; i < last && k + 1 < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%.*s", i > first ? "/" : "", (int)len[i], seg[i]);
+    if (!buf[0]) snprintf(buf, cap, "%s", name);
+}
+
+/* The layer band of one core: each layer from its first to its last
+ * compute-engine instruction (its DMAs start earlier, prefetching, so
+ * whole-layer spans overlap), alternating shades, named where the name fits. */
 static void emit_layers(FILE *f, const tl_event *ev, size_t n, double scale, double y) {
     typedef struct {
         const char *name;
-        double t0, t1;
+        double t0, t1, c0, c1; /* all instructions; compute only (c0 > c1: none) */
     } span;
     span *sp = NULL;
     size_t ns = 0, cap = 0;
@@ -202,26 +230,40 @@ static void emit_layers(FILE *f, const tl_event *ev, size_t n, double scale, dou
         while (k > 0 && strcmp(sp[k - 1].name, ev[i].layer)) k--;
         if (k == 0) {
             if (!grow((void **)&sp, &cap, ns + 1, sizeof *sp)) break;
-            sp[ns++] = (span){ev[i].layer, ev[i].ts, ev[i].ts + ev[i].dur};
-        } else {
-            span *s = &sp[k - 1];
-            if (ev[i].ts < s->t0) s->t0 = ev[i].ts;
-            if (ev[i].ts + ev[i].dur > s->t1) s->t1 = ev[i].ts + ev[i].dur;
+            sp[ns++] = (span){ev[i].layer, ev[i].ts, ev[i].ts + ev[i].dur, INFINITY, -INFINITY};
+            k = ns;
+        }
+        span *s = &sp[k - 1];
+        double e = ev[i].ts + ev[i].dur;
+        s->t0 = fmin(s->t0, ev[i].ts);
+        s->t1 = fmax(s->t1, e);
+        int cls = ev_class(&ev[i]);
+        if (cls == K_TENSOR || cls == K_VECTOR || cls == K_SCALAR) {
+            s->c0 = fmin(s->c0, ev[i].ts);
+            s->c1 = fmax(s->c1, e);
         }
     }
+    double label_end = 0;
     for (size_t k = 0; k < ns; k++) {
-        double x0 = LABEL_W + sp[k].t0 * scale, w = (sp[k].t1 - sp[k].t0) * scale;
+        bool compute = sp[k].c0 <= sp[k].c1;
+        double t0 = compute ? sp[k].c0 : sp[k].t0, t1 = compute ? sp[k].c1 : sp[k].t1;
+        double x0 = LABEL_W + t0 * scale, w = (t1 - t0) * scale;
         if (w < 0.6) w = 0.6;
         fprintf(f, "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" fill-opacity=\"0.8\">"
                    "<title>",
                 x0, y, w, ROW_H, k % 2 ? "#e8d9a8" : "#d4c07a");
         xml_text(f, sp[k].name);
-        fprintf(f, "  %.3f .. %.3f us</title></rect>\n", sp[k].t0, sp[k].t1);
-        if (w > 6.5 * (double)strlen(sp[k].name) + 6) {
-            fprintf(f, "<text x=\"%.2f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">", x0 + w / 2,
+        fprintf(f, "\ncompute %.3f .. %.3f us; with its DMAs %.3f .. %.3f us</title></rect>\n", t0, t1, sp[k].t0,
+                sp[k].t1);
+        char label[128];
+        short_name(sp[k].name, label, sizeof label);
+        double tw = 5.6 * (double)strlen(label);
+        if (w > tw + 4 && x0 + (w - tw) / 2 > label_end + 4) {
+            fprintf(f, "<text x=\"%.2f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\">", x0 + w / 2,
                     y + ROW_H - 4);
-            xml_text(f, sp[k].name);
+            xml_text(f, label);
             fputs("</text>\n", f);
+            label_end = x0 + (w + tw) / 2;
         }
     }
     free(sp);
@@ -253,7 +295,7 @@ static int draw(const tl_trace *t, FILE *f, const char *title) {
     xml_text(f, title);
     fputs("</text>\n", f);
     snprintf(buf, sizeof buf, ms ? "%.3f ms" : "%.3f us", ms ? tend / 1e3 : tend);
-    fprintf(f, "<text x=\"10\" y=\"38\" fill=\"#444\">simulated %s, %zu instructions on %d core%s "
+    fprintf(f, "<text x=\"10\" y=\"38\" fill=\"#444\">simulated %s, %zu timed instructions on %d core%s "
                "(queues that ran nothing are left out; hover a box for its instructions)</text>\n",
             buf, t->n, cores, cores == 1 ? "" : "s");
     /* time grid and axis */
@@ -325,7 +367,7 @@ static int draw(const tl_trace *t, FILE *f, const char *title) {
     }
     if (layers_any)
         fprintf(f, "<rect x=\"%.0f\" y=\"%d\" width=\"14\" height=\"12\" fill=\"#d4c07a\"/>"
-                   "<text x=\"%.0f\" y=\"%d\">layer (first to last instruction)</text>\n",
+                   "<text x=\"%.0f\" y=\"%d\">layer (its compute instructions; hover for names)</text>\n",
                 lx, ly, lx + 19, ly + 10);
     fputs("</svg>\n", f);
     return CLI_OK;
