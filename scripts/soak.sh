@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Soak test of `ncore serve` under a sanitizer build:
-#   scripts/soak.sh [SECONDS=120] [PRESET=asan-ubsan|tsan]
+#   scripts/soak.sh [SECONDS=120] [PRESET=asan-ubsan|tsan|release]
 # Builds the preset, serves a small repository (a batching model and a
 # non-batching one), loads it with `ncore perf` at concurrency 64 in all
 # (32 JSON clients on the batching model, 32 binary clients on the other,
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 SECS=${1:-120}
 PRESET=${2:-asan-ubsan}
-case "$PRESET" in asan-ubsan | tsan) ;; *) echo "soak: PRESET must be asan-ubsan or tsan" >&2; exit 2 ;; esac
+case "$PRESET" in asan-ubsan | tsan | release) ;; *) echo "soak: PRESET must be asan-ubsan, tsan or release" >&2; exit 2 ;; esac
 [[ "$SECS" =~ ^[0-9]+$ ]] && [ "$SECS" -ge 10 ] || { echo "soak: SECONDS must be an integer >= 10" >&2; exit 2; }
 TD=/usr/share/libonnx-testdata/data/node
 [ -f "$TD/test_relu/model.onnx" ] || { echo "soak: $TD/test_relu missing (install libonnx-testdata)" >&2; exit 1; }
@@ -127,7 +127,16 @@ base_i=2
 [ ${#RSS[@]} -ge 4 ] || base_i=0
 base=${RSS[$base_i]} last=${RSS[-1]}
 if [ "$base" -gt 0 ] && [ "$last" -gt $((base + base / 10)) ]; then
-    bad "RSS grew from $((base / 1024)) MiB (t=$(((base_i + 1) * 10))s) to $((last / 1024)) MiB"
+    msg="RSS grew from $((base / 1024)) MiB (t=$(((base_i + 1) * 10))s) to $((last / 1024)) MiB"
+    # ASan's own bookkeeping (quarantine, allocation stack depot) grows under
+    # load; with it off (quarantine_size_mb=0:malloc_context_size=0) the same
+    # run is flat. Memory stability is judged on the release and tsan builds,
+    # whose RSS is the program's; here it is reported only.
+    if [ "$PRESET" = asan-ubsan ]; then
+        echo "soak: note: $msg (ASan bookkeeping; not a verdict on this build)"
+    else
+        bad "$msg"
+    fi
 fi
 echo "soak: RSS samples (KiB): ${RSS[*]}"
 if [ "$FAIL" -ne 0 ]; then

@@ -352,10 +352,10 @@ case_compile_errors() {
     local size
     size=$(stat -c %s "$W/good.ncx")
     head -c $((size - 64)) "$W/good.ncx" >"$W/trunc.ncx"
-    nc run "$W/trunc.ncx" --random; expect_rc 1; expect_err "trunc.ncx"
+    nc run "$W/trunc.ncx" --random; expect_rc 1; expect_err "trunc.ncx"; expect_err "truncated"
     cp "$W/good.ncx" "$W/flip.ncx"
     printf '\377' | dd of="$W/flip.ncx" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
-    nc run "$W/flip.ncx" --random; expect_rc 1; expect_err "flip.ncx"
+    nc run "$W/flip.ncx" --random; expect_rc 1; expect_err "flip.ncx"; expect_err "sha256"
     nc profile "$W/flip.ncx"; expect_rc 1; expect_err "flip.ncx"
     # a compiled model runs on the simulator only; an ONNX model is compiled first
     nc run "$W/good.ncx" --random --device cpu; expect_rc 1; expect_err "sim"
@@ -364,6 +364,7 @@ case_compile_errors() {
     nc profile; expect_rc 2; expect_err "missing MODEL"
     nc profile "$W/good.ncx" --frob; expect_rc 2; expect_err "unknown option '--frob'"
     nc profile "$W/good.ncx" --replicas 2; expect_rc 2; expect_err "--no-values"
+    nc profile "$W/good.ncx" --replicas 9 --no-values; expect_rc 1; expect_err "4 cores"
 }
 
 case_run_sim() {
