@@ -21,7 +21,7 @@ ir_graph *ir_graph_new(ir_graph *parent) {
     return g;
 }
 
-static void attr_free(ir_attr *a) {
+void ir_attr_clear(ir_attr *a) {
     free(a->name);
     free(a->s);
     free(a->ints);
@@ -48,7 +48,7 @@ void ir_graph_free(ir_graph *g) {
         free(n->domain);
         free(n->in);
         free(n->out);
-        for (int a = 0; a < n->n_attrs; a++) attr_free(&n->attrs[a]);
+        for (int a = 0; a < n->n_attrs; a++) ir_attr_clear(&n->attrs[a]);
         free(n->attrs);
     }
     free(g->values);

@@ -47,6 +47,24 @@ int64_t ir_read_ints(const nc_tensor *t, int64_t *vals, int64_t cap) {
     return n;
 }
 
+void ir_tinfo_of_tensor(ir_tinfo *ti, const nc_tensor *t) {
+    memset(ti, 0, sizeof *ti);
+    ti->present = true;
+    ti->dtype = t->dtype;
+    ti->ndim = t->ndim;
+    memcpy(ti->dims, t->dims, sizeof t->dims);
+    ti->value = t;
+}
+
+void ir_tinfo_outputs_init(const ir_node *n, ir_tinfo *out) {
+    for (int o = 0; o < n->n_out; o++) {
+        memset(&out[o], 0, sizeof out[o]);
+        out[o].present = n->out[o] >= 0;
+        out[o].ndim = -1;
+        for (int d = 0; d < NC_MAX_DIMS; d++) out[o].dims[d] = -1;
+    }
+}
+
 static void tinfo_from_value(const ir_value *v, ir_tinfo *t) {
     t->present = true;
     t->dtype = v->dtype;
@@ -94,11 +112,7 @@ static nc_status infer_node(ir_graph *g, ir_node *n, int depth) {
     memset(out, 0, sizeof out);
     for (int i = 0; i < n->n_in; i++)
         if (n->in[i] >= 0) tinfo_from_value(&g->values[n->in[i]], &in[i]);
-    for (int o = 0; o < n->n_out; o++) {
-        out[o].present = n->out[o] >= 0;
-        out[o].ndim = -1;
-        for (int d = 0; d < NC_MAX_DIMS; d++) out[o].dims[d] = -1;
-    }
+    ir_tinfo_outputs_init(n, out);
     ir_infer_ctx ctx = {n, n->opset, n->n_in, in, n->n_out, out};
     nc_status st = n->def->shape(&ctx);
     if (st != NC_OK) {

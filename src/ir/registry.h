@@ -40,6 +40,12 @@ typedef struct ir_infer_ctx {
     ir_tinfo *out;  /* preset: present as in the node, dtype UNDEFINED, ndim -1 */
 } ir_infer_ctx;
 
+/* A shape function's view of a tensor known at run time (value set). */
+void ir_tinfo_of_tensor(ir_tinfo *ti, const nc_tensor *t);
+/* Preset a node's outputs before calling its shape function: present as in
+ * the node, dtype and shape unknown. */
+void ir_tinfo_outputs_init(const ir_node *n, ir_tinfo *out);
+
 /* Set the outputs' dtype/ndim/dims. Leave dims -1 (or ndim -1) where they
  * depend on something unknown; fail (NC_ERR_SHAPE / NC_ERR_DTYPE /
  * NC_ERR_INVALID_MODEL with ncb_err) only on definite contradictions. At

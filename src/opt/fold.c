@@ -52,18 +52,9 @@ static bool eval_node(const ir_graph *g, const ir_node *n, nc_tensor **outs) {
         const nc_tensor *t = opt_const(g, n->in[i]);
         if (!t) return false;
         in[i] = t;
-        ti[i].present = true;
-        ti[i].dtype = t->dtype;
-        ti[i].ndim = t->ndim;
-        memcpy(ti[i].dims, t->dims, sizeof t->dims);
-        ti[i].value = t;
+        ir_tinfo_of_tensor(&ti[i], t);
     }
-    for (int o = 0; o < no; o++) {
-        memset(&to[o], 0, sizeof to[o]);
-        to[o].present = n->out[o] >= 0;
-        to[o].ndim = -1;
-        for (int d = 0; d < NC_MAX_DIMS; d++) to[o].dims[d] = -1;
-    }
+    ir_tinfo_outputs_init(n, to);
     ir_infer_ctx ictx = {n, n->opset, ni, ti, no, to};
     if (n->def->shape(&ictx) != NC_OK) return false; /* the run reports it */
     for (int o = 0; o < no; o++) {
@@ -130,25 +121,13 @@ nc_status opt_fold_constants(ir_graph *g, int64_t *count) {
 
 /* ---- dead code and compaction ---------------------------------------- */
 
-static void free_attr(ir_attr *a) {
-    free(a->name);
-    free(a->s);
-    free(a->ints);
-    free(a->floats);
-    if (a->strings)
-        for (int64_t i = 0; i < a->n; i++) free(a->strings[i]);
-    free(a->strings);
-    nc_tensor_free(a->t);
-    ir_graph_free(a->g);
-}
-
 static void free_node(ir_node *n) {
     free(n->name);
     free(n->op_type);
     free(n->domain);
     free(n->in);
     free(n->out);
-    for (int a = 0; a < n->n_attrs; a++) free_attr(&n->attrs[a]);
+    for (int a = 0; a < n->n_attrs; a++) ir_attr_clear(&n->attrs[a]);
     free(n->attrs);
 }
 

@@ -305,11 +305,7 @@ static nc_status graph_flops(flops_frame *f, int depth, int64_t *total) {
         memset(out, 0, sizeof out);
         for (int k = 0; k < ni; k++)
             if (n->in[k] >= 0) in[k] = f->ti[n->in[k]];
-        for (int o = 0; o < no; o++) {
-            out[o].present = n->out[o] >= 0;
-            out[o].ndim = -1;
-            for (int d = 0; d < NC_MAX_DIMS; d++) out[o].dims[d] = -1;
-        }
+        ir_tinfo_outputs_init(n, out);
         int64_t fl = 0;
         nc_status st = NC_OK;
         if (n->def && n->def->shape) {

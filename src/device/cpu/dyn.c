@@ -129,20 +129,11 @@ static nc_status run_node(run_state *rs, frame *f, int idx, int depth) {
             return ncb_err(NC_ERR_INTERNAL, "%s: input '%s' is not available",
                            ir_node_desc(n, b, sizeof b), g->values[n->in[i]].name);
         in[i] = t;
-        ti[i].present = true;
-        ti[i].dtype = t->dtype;
-        ti[i].ndim = t->ndim;
-        memcpy(ti[i].dims, t->dims, sizeof t->dims);
-        ti[i].value = t;
+        ir_tinfo_of_tensor(&ti[i], t);
     }
     if (!strcmp(n->op_type, "If") && n->domain[0] == '\0') return run_if(rs, f, n, depth);
 
-    for (int o = 0; o < no; o++) {
-        memset(&to[o], 0, sizeof to[o]);
-        to[o].present = n->out[o] >= 0;
-        to[o].ndim = -1;
-        for (int d = 0; d < NC_MAX_DIMS; d++) to[o].dims[d] = -1;
-    }
+    ir_tinfo_outputs_init(n, to);
     ir_infer_ctx ictx = {n, n->opset, ni, ti, no, to};
     nc_status st = n->def->shape(&ictx);
     if (st != NC_OK) {

@@ -763,12 +763,7 @@ nc_status cpu_plan_build(const nck_dnnl_ctx *dn, const ir_graph *g, const nc_ten
             ti[k].value = x->konst;
             if (!x->konst) all_known = false;
         }
-        for (int o = 0; o < n->n_out; o++) {
-            memset(&to[o], 0, sizeof to[o]);
-            to[o].present = n->out[o] >= 0;
-            to[o].ndim = -1;
-            for (int d = 0; d < NC_MAX_DIMS; d++) to[o].dims[d] = -1;
-        }
+        ir_tinfo_outputs_init(n, to);
         ir_infer_ctx ictx = {n, n->opset, n->n_in, ti, n->n_out, to};
         if (n->def->shape(&ictx) != NC_OK) {
             st = UNSUP; /* the dynamic executor reports it with its message */
