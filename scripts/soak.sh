@@ -143,4 +143,5 @@ if [ "$FAIL" -ne 0 ]; then
     echo "soak: FAILED ($PRESET, $SECS s)"
     exit 1
 fi
-echo "soak: passed ($PRESET, $SECS s): no sanitizer report, no lost or wrong response, RSS stable"
+if [ "$PRESET" = asan-ubsan ]; then rss_word="RSS reported above"; else rss_word="RSS stable"; fi
+echo "soak: passed ($PRESET, $SECS s): no sanitizer report, no lost or wrong response, $rss_word"
