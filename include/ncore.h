@@ -1,7 +1,11 @@
 /*
  * ncore.h — the public API of libncore, and its reference documentation.
  *
- * ncore loads ONNX models and runs them on a device. The lifecycle is:
+ * ncore loads ONNX models and runs them on a device: "cpu" (the graph
+ * optimized and run on oneDNN kernels), "ref" (the graph as imported, on plain
+ * reference kernels: the correctness oracle) or "sim" (a model compiled with
+ * nc_compile for a NeuronCore chip, run on the chip simulator, which computes
+ * the values and counts the cycles). The lifecycle is:
  *
  *     nc_model *model = NULL;
  *     if (nc_model_load_file("model.onnx", NULL, &model) != NC_OK) {
@@ -331,7 +335,6 @@ NC_API nc_status nc_chip_get_info(const nc_chip *chip, nc_chip_info *info);
  * "derived" member of peaks and totals is removed). *json is malloc'ed:
  * free() it. */
 NC_API nc_status nc_chip_describe_json(const nc_chip *chip, char **json);
-/* ---- end of chip configurations ----------------------------------------- */
 
 /* ---- Compilation and the chip device -------------------------------------
  * A model is compiled ahead of time for a chip configuration into a `.ncx`
@@ -509,7 +512,6 @@ NC_API nc_status nc_session_write_trace(const nc_session *sess, const char *path
  * engine busy %, MAC utilization, SBUF/PSUM high-water, DRAM bytes, the
  * per-layer breakdown (format: docs/SIM.md). Needs a run on device "sim". */
 NC_API nc_status nc_session_write_summary(const nc_session *sess, const char *path);
-/* ---- end of compilation and the chip device ----------------------------- */
 
 #ifdef __cplusplus
 }
