@@ -6,8 +6,11 @@
  *    and shape-only computations folded, oneDNN primitives created and
  *    weights reordered, one arena laid out by tensor liveness. Runs with the
  *    same input shapes reuse it and allocate nothing but the returned
- *    outputs. Graphs a static plan cannot cover (If, data-dependent shapes)
- *    run on the dynamic executor.
+ *    outputs. A graph with If is planned per value of its one-element
+ *    int64/bool inputs too, with each If whose condition then folds replaced
+ *    by its taken branch (Silero VAD's sample rate). Graphs a static plan
+ *    cannot cover (an If that does not fold, data-dependent shapes) run on
+ *    the dynamic executor.
  * Diagnostics (environment): NCORE_CPU_PLAN=1 prints each plan's steps,
  * NCORE_CPU_PROFILE=1 the time per op type when a plan is freed,
  * NCORE_NO_WINOGRAD=1 keeps 3x3 convolutions on direct kernels. */
@@ -27,7 +30,7 @@ nc_status cpu_exec_run(cpu_exec *e, const nc_tensor *const *inputs, nc_tensor **
 
 /* What the executor did so far (for tests and `ncore` diagnostics). */
 typedef struct cpu_exec_stats {
-    int plans_built;        /* static plans made (one per new input-shape signature) */
+    int plans_built;        /* static plans made (one per new input signature) */
     int arena_allocs;       /* arena buffers allocated */
     int dynamic_runs;       /* runs on the dynamic executor */
     int static_runs;        /* runs on a static plan */
