@@ -33,6 +33,16 @@ void ir_attr_clear(ir_attr *a) {
     ir_graph_free(a->g);
 }
 
+void ir_node_clear(ir_node *n) {
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int a = 0; a < n->n_attrs; a++) ir_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+}
+
 void ir_graph_free(ir_graph *g) {
     if (!g) return;
     for (int i = 0; i < g->n_values; i++) {
@@ -41,16 +51,7 @@ void ir_graph_free(ir_graph *g) {
         for (int d = 0; d < NC_MAX_DIMS; d++) free(v->dim_param[d]);
         nc_tensor_free(v->init);
     }
-    for (int i = 0; i < g->n_nodes; i++) {
-        ir_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->op_type);
-        free(n->domain);
-        free(n->in);
-        free(n->out);
-        for (int a = 0; a < n->n_attrs; a++) ir_attr_clear(&n->attrs[a]);
-        free(n->attrs);
-    }
+    for (int i = 0; i < g->n_nodes; i++) ir_node_clear(&g->nodes[i]);
     free(g->values);
     free(g->nodes);
     free(g->inputs);

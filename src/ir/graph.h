@@ -123,6 +123,8 @@ nc_status ir_graph_add_value(ir_graph *g, const char *name, ir_value_kind kind, 
  * *idx receives its index (g->nodes may move on the next add). */
 nc_status ir_graph_add_node(ir_graph *g, const char *op_type, const char *domain,
                             const char *name, int n_in, int n_out, int *idx);
+/* Free what a node owns (not the struct itself). */
+void ir_node_clear(ir_node *n);
 /* Free what an attribute owns (not the struct itself). */
 void ir_attr_clear(ir_attr *a);
 /* Append a zeroed attribute to node; returns NULL on out of memory. */

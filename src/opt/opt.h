@@ -59,4 +59,12 @@ nc_status opt_attention(ir_graph *g, int64_t *n);
 /* Sort, drop dead nodes and values, re-infer shapes. */
 nc_status opt_finish(ir_graph *g);
 
+/* A copy of graph g with node `at` (an If) replaced by the nodes of its
+ * then (then_branch true) or else branch, values and nodes renamed
+ * "<if>/<name>", readers of the If's outputs reading the branch's outputs
+ * instead, sorted. NC_ERR_UNSUPPORTED (message cleared) for a structure it
+ * does not handle (a branch with inputs, more If outputs than the branch
+ * has); NC_ERR_NOMEM on out of memory. */
+nc_status opt_inline_if(const ir_graph *g, int at, bool then_branch, ir_graph **out);
+
 #endif
