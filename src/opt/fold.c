@@ -121,16 +121,6 @@ nc_status opt_fold_constants(ir_graph *g, int64_t *count) {
 
 /* ---- dead code and compaction ---------------------------------------- */
 
-static void free_node(ir_node *n) {
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    free(n->in);
-    free(n->out);
-    for (int a = 0; a < n->n_attrs; a++) ir_attr_clear(&n->attrs[a]);
-    free(n->attrs);
-}
-
 static void mark_captured(const ir_graph *sub, bool *live, int nv) {
     for (int v = 0; v < sub->n_values; v++)
         if (sub->values[v].kind == IR_VALUE_OUTER && sub->values[v].outer >= 0 &&
@@ -231,7 +221,7 @@ nc_status opt_remove_dead(ir_graph *g, int64_t *count) {
             continue;
         }
         if (g->nodes[i].n_out > 0) (*count)++;
-        free_node(&g->nodes[i]);
+        ir_node_clear(&g->nodes[i]);
     }
     g->n_nodes = w;
     /* Keep inputs (bound by position), outputs, and what live nodes touch. */
