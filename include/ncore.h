@@ -400,6 +400,15 @@ typedef struct nc_compile_options {
      * report's inputs say which shapes were used. */
     int n_inputs;
     const nc_tensor_info *inputs;
+    /* NeuronCore Pipeline planning: 0 = off (init), -1 = auto (the fewest
+     * cores whose weights plus working sets fit their SBUF), N >= 1 = N
+     * cores. The chip layers are split into contiguous stages balanced by
+     * modeled time (a per-layer cost model, docs/ncore.1); the report gets
+     * the plan. Planning only: the artifact's program still runs on one
+     * core. More cores than the target has, or a model that does not fit
+     * (at most 64 cores), is an error with the numbers (NC_ERR_INVALID_ARG,
+     * NC_ERR_LIMIT); so is a model with no chip layer (NC_ERR_UNSUPPORTED). */
+    int pipeline_cores;
 } nc_compile_options;
 
 /* Fill *o with the defaults: target "inf1", auto_cast "matmult",
@@ -444,6 +453,14 @@ typedef struct nc_compile_report {
     uint64_t ncx_bytes;        /* size of the written file */
     int n_inputs, n_outputs;
     const nc_tensor_info *inputs, *outputs; /* the compiled (static) shapes */
+    /* The pipeline plan (options.pipeline_cores != 0), else 0 / "". Stage
+     * times are modeled, with activations crossing between cores. */
+    int pipeline_stages;
+    double pipeline_bottleneck_ns, pipeline_latency_ns;
+    /* The plan as printed by `ncore compile`: per core its layers, weight
+     * bytes against SBUF capacity and stage time; then the bottleneck,
+     * throughput and latency. */
+    const char *pipeline_text;
 } nc_compile_report;
 
 /* Compile model for a chip and write the artifact to out_path (replaced if

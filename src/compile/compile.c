@@ -65,6 +65,7 @@ void cc_result_free(cc_result *r) {
     for (int i = 0; i < r->n_outputs; i++) free((char *)r->outputs[i].name);
     free(r->inputs);
     free(r->outputs);
+    free(r->pipe);
     memset(r, 0, sizeof *r);
 }
 
@@ -258,6 +259,78 @@ static nc_status add_io(ncx_builder *b, const ir_value *x, int kind, uint64_t ad
     return ncx_builder_add_tensor(b, &t);
 }
 
+/* ---- pipeline planning ------------------------------------------------------ */
+
+static bool tensor_engine_op(const char *op) {
+    return !strcmp(op, "Conv") || !strcmp(op, "FusedConv") || !strcmp(op, "Gemm") || !strcmp(op, "FusedGemm") ||
+           !strcmp(op, "MatMul");
+}
+
+/* Bytes of the node's activations: its non-constant inputs and its outputs
+ * (as stored in DRAM), 0 for a value whose size is unknown. */
+static uint64_t activation_bytes(const ir_graph *g, int i) {
+    const ir_node *n = &g->nodes[i];
+    uint64_t sum = 0, b;
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && g->values[n->in[k]].kind != IR_VALUE_CONST &&
+            dram_value_bytes(&g->values[n->in[k]], &b) == NC_OK)
+            sum += b;
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0 && dram_value_bytes(&g->values[n->out[k]], &b) == NC_OK) sum += b;
+    return sum;
+}
+
+/* The chip layers (in program order, over every chip partition; host
+ * partitions are not placed) as pipe_layers, partitioned over `cores` cores
+ * (-1 = auto). Per layer:
+ *   weights  the bytes the lowering put in the weight blob for it: the
+ *            compute dtype after auto-cast (bf16 by default);
+ *   working  its activations' bytes (inputs + outputs), capped at the whole
+ *            program's SBUF peak: the lowering streams activations through
+ *            fixed tile slots, so no layer's tiles take more than that;
+ *   time     a per-node cost, not a simulation: tensor-engine ops MACs /
+ *            (rows * cols * clock), other math one element per SBUF
+ *            partition per vector-engine cycle, plus its activation bytes
+ *            over DRAM bandwidth (the lowering keeps activations in DRAM);
+ *            weights are resident, so not charged;
+ *   output   its first output's bytes, sent to the next stage at a cut. */
+static nc_status plan_pipeline(const ir_graph *g, const chip_config *chip, int cores, const int *layer_node,
+                               const uint64_t *layer_w, int n, uint64_t sbuf_peak, pipe_plan **out) {
+    if (n == 0) return ncb_err(NC_ERR_UNSUPPORTED, "compile: --pipeline-cores: no layer of the model runs on the chip");
+    /* sbuf_peak: bytes over all partitions */
+    pipe_layer *pl = calloc((size_t)n, sizeof *pl);
+    pipe_plan *plan = malloc(sizeof *plan);
+    if (!pl || !plan) {
+        free(pl);
+        free(plan);
+        return ncb_err(NC_ERR_NOMEM, "compile: pipeline plan");
+    }
+    double te_per_ns = (double)chip->te_rows * chip->te_cols * chip->te_clock_ghz;
+    double vec_per_ns = (double)chip->sbuf_partitions * chip->vec_clock_ghz;
+    double dram_per_ns = chip->dram_gibps * (double)(1u << 30) / 1e9;
+    for (int l = 0; l < n; l++) {
+        int i = layer_node[l];
+        const ir_node *nd = &g->nodes[i];
+        double flops = (double)cc_node_flops(g, i);
+        uint64_t act = activation_bytes(g, i), ob = 0;
+        if (nd->n_out > 0 && nd->out[0] >= 0) (void)dram_value_bytes(&g->values[nd->out[0]], &ob);
+        pl[l].name = nd->name;
+        pl[l].weight_bytes = layer_w[l];
+        pl[l].working_bytes = act < sbuf_peak ? act : sbuf_peak;
+        pl[l].time_ns = (tensor_engine_op(nd->op_type) ? flops / 2 / te_per_ns : flops / vec_per_ns) +
+                        (double)act / dram_per_ns;
+        pl[l].out_bytes = ob;
+    }
+    nc_status st = pipe_partition(pl, n, chip, cores < 0 ? 0 : cores, plan);
+    free(pl);
+    if (st != NC_OK) {
+        free(plan);
+        return st;
+    }
+    *out = plan;
+    return NC_OK;
+}
+
 static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_result *res) {
     const ir_graph *g = m2->graph;
     int nn = g->n_nodes, nv = g->n_values;
@@ -276,6 +349,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     bool *on_chip = calloc((size_t)(nn ? nn : 1), 1);
     char **reason = calloc((size_t)(nn ? nn : 1), sizeof *reason);
     int *layer_node = malloc((size_t)(nn ? nn : 1) * sizeof *layer_node);
+    uint64_t *layer_w = malloc((size_t)(nn ? nn : 1) * sizeof *layer_w); /* weight bytes each layer added */
     part *parts = calloc((size_t)(nn ? nn : 1), sizeof *parts);
     int np = 0;
     cc_blob blob = {0};
@@ -286,7 +360,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     cJSON *meta = NULL;
     char *meta_txt = NULL;
     if (!c.part_of || !c.prod_part || !c.needs || !c.crosses || !c.set || !c.inset || !addr || !alias || !on_chip ||
-        !reason || !layer_node || !parts) {
+        !reason || !layer_node || !layer_w || !parts) {
         st = ncb_err(NC_ERR_NOMEM, "compile: graph of %d nodes", nn);
         goto done;
     }
@@ -369,7 +443,9 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
             cc_lower_begin(L);
             for (int i = pp->first; i <= pp->last; i++) {
                 layer_node[nlayers] = i;
-                if ((st = cc_lower_node(L, i, nlayers++)) != NC_OK) goto done;
+                size_t w0 = blob.size;
+                if ((st = cc_lower_node(L, i, nlayers)) != NC_OK) goto done;
+                layer_w[nlayers++] = blob.size - w0;
             }
             cc_lower_end(L, &pp->start, &pp->end);
             continue;
@@ -430,6 +506,10 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
                      (unsigned long long)res->chip.dram_bytes);
         goto done;
     }
+    if (o->pipeline_cores != 0 &&
+        (st = plan_pipeline(g, &res->chip, o->pipeline_cores, layer_node, layer_w, (int)nlayers,
+                            cc_lower_sbuf_peak(L) * res->chip.sbuf_partitions, &res->pipe)) != NC_OK)
+        goto done;
     if (o->dump_isa) {
         FILE *f = strcmp(o->dump_isa, "-") ? fopen(o->dump_isa, "w") : stdout;
         if (!f) {
@@ -565,6 +645,7 @@ done:
     free(reason);
     free(parts);
     free(layer_node);
+    free(layer_w);
     free(on_chip);
     free(alias);
     free(addr);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "chip/chip.h"
+#include "compile/pipeline.h"
 #include "ir/graph.h"
 #include "ncore.h"
 
@@ -41,6 +42,10 @@ typedef struct cc_options {
     const char *name;     /* model name, NULL = graph name */
     int n_inputs;         /* static input shapes (by name, NULL name = index) */
     const nc_tensor_info *inputs;
+    /* Plan a NeuronCore Pipeline over the chip layers: 0 = no, -1 = auto
+     * (the fewest cores that fit), N = N cores. Planning only: the program
+     * is still one core's. */
+    int pipeline_cores;
 } cc_options;
 
 typedef struct cc_part {
@@ -60,6 +65,7 @@ typedef struct cc_result {
     uint64_t weight_bytes, sbuf_peak;
     int n_inputs, n_outputs;
     nc_tensor_info *inputs, *outputs; /* names owned (char *) */
+    pipe_plan *pipe; /* the pipeline plan (owned), NULL unless asked for */
 } cc_result;
 
 /* Compile; on success *res is filled (cc_result_free). */

@@ -11,8 +11,9 @@
  * largest working set of its layers is at most one core's SBUF
  * (sbuf_partitions * sbuf_partition_bytes).
  *
- * Not yet wired into the compiler: the caller builds the layer list from a
- * topologically sorted chain of compiled nodes. */
+ * The compiler (compile.c, plan_pipeline) builds the layer list from the
+ * chip layers in program order when asked (--pipeline-cores); it only plans:
+ * code generation is still one core's program. */
 #ifndef NC_COMPILE_PIPELINE_H
 #define NC_COMPILE_PIPELINE_H
 

@@ -27,6 +27,7 @@ typedef struct report_box {
     cc_result res;
     nc_partition_info *parts;
     char *target;
+    char *pipe_text;
 } report_box;
 
 void nc_compile_report_free(nc_compile_report *report) {
@@ -35,6 +36,7 @@ void nc_compile_report_free(nc_compile_report *report) {
     cc_result_free(&b->res);
     free(b->parts);
     free(b->target);
+    free(b->pipe_text);
     free(b);
 }
 
@@ -57,6 +59,22 @@ static nc_status write_file(const char *path, const uint8_t *data, size_t n) {
     }
     free(tmp);
     return NC_OK;
+}
+
+/* The printed plan (malloc'ed; "" without one), NULL on OOM. */
+static char *plan_text(const pipe_plan *p) {
+    if (!p) return strdup("");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    pipe_plan_print(p, f);
+    fputs("stages planned; programs still run on one core\n", f);
+    if (fclose(f)) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, const char *out_path,
@@ -88,6 +106,10 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     o.name = opts->name;
     o.n_inputs = opts->n_inputs;
     o.inputs = opts->inputs;
+    if (opts->pipeline_cores < -1)
+        return ncb_err(NC_ERR_INVALID_ARG, "nc_compile: pipeline_cores %d is not -1 (auto), 0 (off) or N >= 1",
+                       opts->pipeline_cores);
+    o.pipeline_cores = opts->pipeline_cores;
     char base[64];
     if (!o.name && model->ir->graph->name && *model->ir->graph->name) {
         o.name = model->ir->graph->name;
@@ -109,7 +131,8 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     cc_result *r = &b->res;
     b->target = strdup(r->chip.name);
     b->parts = calloc((size_t)(r->n_parts ? r->n_parts : 1), sizeof *b->parts);
-    if (!b->target || !b->parts) {
+    b->pipe_text = plan_text(r->pipe);
+    if (!b->target || !b->parts || !b->pipe_text) {
         nc_compile_report_free(&b->r);
         return ncb_err(NC_ERR_NOMEM, "nc_compile: report");
     }
@@ -150,6 +173,12 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     rep->n_outputs = r->n_outputs;
     rep->inputs = r->inputs;
     rep->outputs = r->outputs;
+    rep->pipeline_text = b->pipe_text;
+    if (r->pipe) {
+        rep->pipeline_stages = r->pipe->n_stages;
+        rep->pipeline_bottleneck_ns = r->pipe->bottleneck_ns;
+        rep->pipeline_latency_ns = r->pipe->latency_ns;
+    }
     free(r->ncx); /* written; not needed any more */
     r->ncx = NULL;
     if (report) *report = rep;

@@ -439,6 +439,61 @@ PY
     nc profile "$W/cg.ncx" --trace "$W/no_such_dir/t.json"; expect_rc 1; expect_err "no_such_dir"
 }
 
+# mkgemm2 FILE: z = Gemm(Gemm(x[2,4], W[4,3], C[3]), W2[3,4]), constant
+# weights: two chip layers, for the pipeline planner. Encoded as mkgemm.
+mkgemm2() {
+    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+    ld() {
+        local c=$2 n=$((${#2} / 2))
+        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
+        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
+    }
+    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
+    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
+    local f4="0000803f000000bf0000803e00000040" w w2 c n1 n2 graph model
+    w=0804080310014201$(hexs W)4a30$f4$f4$f4
+    w2=0803080410014202$(hexs W2)4a30$f4$f4$f4
+    c=080310014201$(hexs C)4a0c0000003f000080bf0000403f
+    n1=$(ld 0a "$(hexs x)")$(ld 0a "$(hexs W)")$(ld 0a "$(hexs C)")$(ld 12 "$(hexs h)")$(ld 22 "$(hexs Gemm)")
+    n2=$(ld 0a "$(hexs h)")$(ld 0a "$(hexs W2)")$(ld 12 "$(hexs z)")$(ld 22 "$(hexs Gemm)")
+    graph=$(ld 0a "$n1")$(ld 0a "$n2")$(ld 12 "$(hexs g)")$(ld 2a "$w")$(ld 2a "$c")$(ld 2a "$w2")
+    graph=$graph$(ld 5a "$(vinfo x "$(dimv 2)$(dimv 4)")")$(ld 62 "$(vinfo z "$(dimv 2)$(dimv 4)")")
+    model=0807$(ld 3a "$graph")$(ld 42 100d)
+    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+}
+
+case_compile_pipeline() {
+    mkgemm2 "$W/g2.onnx"
+    nc run "$W/g2.onnx" --random; expect_rc 0
+    nc compile "$W/g2.onnx" --target inf1 --pipeline-cores 2 -o "$W/g2.ncx"
+    expect_rc 0; expect_no_err; expect_out "on chip: 2 of 2 ops"
+    expect_out "pipeline: 2 layers over 2 cores; "; expect_out "MiB SBUF per core"
+    expect_out "core chip layers      weights    +work   sbuf    recv us   stage us  first..last"
+    grep -qE '^0 +0 +0-0 ' "$W/out" || fail "no row for core 0 holding layer 0"
+    grep -qE '^1 +0 +1-1 ' "$W/out" || fail "no row for core 1 holding layer 1"
+    expect_out "bottleneck "; expect_out "inferences/s; latency "
+    expect_out "stages planned; programs still run on one core"
+    [ "$(head -c 4 "$W/g2.ncx")" = NCX1 ] || fail "g2.ncx does not start with NCX1"
+    # auto: a few hundred bytes of weights fit one core
+    nc compile "$W/g2.onnx" --pipeline-cores auto -o "$W/g2a.ncx"
+    expect_rc 0; expect_out "pipeline: 2 layers over 1 cores (auto: the fewest that fit)"
+    grep -qE '^0 +0 +0-1 ' "$W/out" || fail "auto: no row for core 0 holding layers 0-1"
+    nc compile "$W/g2.onnx" --pipeline-cores 2 -o "$W/g2j.ncx" --json; expect_rc 0; expect_json
+    expect_out '"pipeline": {"stages": 2'
+    # without the option: no plan
+    nc compile "$W/g2.onnx" -o "$W/g2n.ncx"; expect_rc 0
+    grep -q "^pipeline:" "$W/out" && fail "a plan printed without --pipeline-cores"
+    # errors: more cores than inf1 has (exit 1, nothing written), bad values
+    rm -f "$W/g5.ncx"
+    nc compile "$W/g2.onnx" --target inf1 --pipeline-cores 5 -o "$W/g5.ncx"
+    expect_rc 1; expect_err "5 cores asked, but 'inf1' has 4"
+    [ ! -e "$W/g5.ncx" ] || fail "an artifact was written for a failed plan"
+    nc compile "$W/g2.onnx" --pipeline-cores 3 -o "$W/g5.ncx"; expect_rc 1; expect_err "3 cores for 2 layers"
+    nc compile "$W/g2.onnx" --pipeline-cores 0 -o "$W/g5.ncx"; expect_rc 2; expect_err "--pipeline-cores"
+    nc compile "$W/g2.onnx" --pipeline-cores lots -o "$W/g5.ncx"; expect_rc 2; expect_err "'lots'"
+    nc compile --help; expect_rc 0; expect_out "--pipeline-cores N|auto"; expect_out "still runs on one core"
+}
+
 # The README's main job end to end: examples/wakeword on speech from
 # espeak-ng. Skips when the example is not built or the models are not cached.
 case_wakeword() {

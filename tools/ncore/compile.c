@@ -29,6 +29,14 @@ static const char help_text[] =
     "  --dim NAME=VALUE      size of the symbolic dimension NAME (repeatable)\n"
     "  --shape NAME=D0,D1,.. the whole shape of input NAME (repeatable)\n"
     "  --json                print the report as JSON\n"
+    "  --pipeline-cores N|auto\n"
+    "                        plan a NeuronCore Pipeline: split the chip layers\n"
+    "                        into N contiguous stages (auto: the fewest cores\n"
+    "                        whose weights fit their SBUF), balanced by modeled\n"
+    "                        time; prints per core the weights against SBUF\n"
+    "                        capacity and the stage time, the bottleneck,\n"
+    "                        throughput and latency. Planning only: the\n"
+    "                        artifact's program still runs on one core\n"
     "\n"
     "Shapes are static in an artifact: unknown dimensions not set are compiled\n"
     "as 1. Run the result with 'ncore run OUT.ncx' (device sim) and look at\n"
@@ -37,6 +45,7 @@ static const char help_text[] =
 typedef struct {
     const char *model, *out, *target, *chip, *auto_cast, *auto_cast_type, *dump_isa, *name;
     int opt_level;
+    int64_t pipeline_cores; /* -1 auto, 0 off */
     bool json;
     cli_inputs in;
     bool shapes_given;
@@ -96,6 +105,11 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             if (r < 0 || !one_of(v, "bf16", "fp16", NULL))
                 return cli_usage("compile", "--auto-cast-type needs bf16 or fp16");
             a->auto_cast_type = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--pipeline-cores", &v)) != 0) {
+            if (r < 0) return cli_usage("compile", "--pipeline-cores needs N or auto");
+            if (!strcmp(v, "auto")) a->pipeline_cores = -1;
+            else if (!cli_parse_int(v, 1, 1 << 20, &a->pipeline_cores))
+                return cli_usage("compile", "--pipeline-cores needs N >= 1 or auto, not '%s'", v);
         } else if ((r = cli_opt_value(argc, argv, &i, "--name", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("compile", "--name needs a name");
             a->name = v;
@@ -168,6 +182,9 @@ static void print_json(const compile_args *a, const char *out, const nc_compile_
            r->instructions, r->instr_tensor, r->instr_vector, r->instr_scalar, r->instr_dma, r->instr_sync);
     printf("  \"weight_bytes\": %" PRIu64 ", \"sbuf_peak_bytes\": %" PRIu64 ", \"ncx_bytes\": %" PRIu64 ",\n",
            r->weight_bytes, r->sbuf_peak_bytes, r->ncx_bytes);
+    if (r->pipeline_stages > 0)
+        printf("  \"pipeline\": {\"stages\": %d, \"bottleneck_ns\": %.1f, \"latency_ns\": %.1f},\n",
+               r->pipeline_stages, r->pipeline_bottleneck_ns, r->pipeline_latency_ns);
     printf("  \"inputs\": [");
     for (int i = 0; i < r->n_inputs; i++) {
         printf("%s{\"name\": ", i ? ", " : "");
@@ -270,6 +287,7 @@ static void print_text(const compile_args *a, const char *out, const nc_compile_
            r->instructions, r->instr_tensor, r->instr_vector, r->instr_scalar, r->instr_dma, r->instr_sync);
     printf("  weights: %s in DRAM; SBUF peak %s per partition, -O%d\n", mib(r->weight_bytes, b1, sizeof b1),
            mib(r->sbuf_peak_bytes, b2, sizeof b2), r->opt_level);
+    if (r->pipeline_text && *r->pipeline_text) fputs(r->pipeline_text, stdout);
 }
 
 /* The input shapes given by --batch/--dim/--shape, for every model input. */
@@ -333,6 +351,7 @@ int cmd_compile(int argc, char **argv) {
     o.name = a.name;
     o.n_inputs = n_infos;
     o.inputs = infos;
+    o.pipeline_cores = (int)a.pipeline_cores;
     if (nc_compile(m, &o, out, &rep) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
