@@ -6,6 +6,7 @@
 
 #include "ir/registry.h"
 #include "ir/shape/nn.h"
+#include "ir/shape/tensor.h"
 
 #define UNSUP NC_ERR_UNSUPPORTED
 
@@ -965,6 +966,33 @@ static nc_status build_batchnorm(const nck_dnnl_ctx *c, const ir_node *n, const 
     return finish(n, pd, op);
 }
 
+/* A reorder from a strided view (dims vd, strides vs, offset off, in
+ * elements) of x's plain buffer into a plain output: Transpose and Slice. */
+static nc_status build_view_reorder(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *x,
+                                    const nck_dnnl_io *out, const dnnl_dim_t *vd, const dnnl_dim_t *vs,
+                                    dnnl_dim_t off, nck_dnnl_op *op, const char *what) {
+    int r = x->ndim;
+    dnnl_memory_desc_t view, plain_x, y;
+    dnnl_memory_desc_init_by_strides(&view, r, vd, dnnl_f32, vs);
+    view.offset0 = off;
+    nck_dnnl_plain_md(r, x->dims, &plain_x);
+    nck_dnnl_plain_md(r, out->dims, &y);
+    dnnl_primitive_attr_t attr;
+    NCB_TRY(make_attr(n, NULL, &attr));
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_reorder_primitive_desc_create(&pd, &view, c->eng, &y, c->eng, attr) != dnnl_success) pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    if (!pd) return UNSUP;
+    if (!add_src_view(op, 0, DNNL_ARG_FROM, &plain_x, &view)) op->oom = true;
+    const dnnl_memory_desc_t *sp = query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (sp) op->scratch_md = *sp;
+    op->dst_md = op->dst_bind = y;
+    op->dst_arg = DNNL_ARG_TO;
+    dnnl_status_t s = dnnl_primitive_create(&op->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s == dnnl_success ? NC_OK : dnnl_fail(s, n, what);
+}
+
 /* Transpose as a oneDNN reorder from a permuted-strides view of the plain
  * input to the plain output. */
 static nc_status build_transpose(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *x,
@@ -986,50 +1014,27 @@ static nc_status build_transpose(const nck_dnnl_ctx *c, const ir_node *n, const 
         vd[i] = x->dims[perm[i]];
         vs[i] = xs[perm[i]];
     }
-    dnnl_memory_desc_t view, plain_x, y;
-    dnnl_memory_desc_init_by_strides(&view, r, vd, dnnl_f32, vs);
-    nck_dnnl_plain_md(r, x->dims, &plain_x);
-    nck_dnnl_plain_md(r, out->dims, &y);
-    dnnl_primitive_attr_t attr;
-    NCB_TRY(make_attr(n, NULL, &attr));
-    dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_reorder_primitive_desc_create(&pd, &view, c->eng, &y, c->eng, attr) != dnnl_success) pd = NULL;
-    dnnl_primitive_attr_destroy(attr);
-    if (!pd) return UNSUP;
-    if (!add_src_view(op, 0, DNNL_ARG_FROM, &plain_x, &view)) op->oom = true;
-    const dnnl_memory_desc_t *sp = query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (sp) op->scratch_md = *sp;
-    op->dst_md = op->dst_bind = y;
-    op->dst_arg = DNNL_ARG_TO;
-    dnnl_status_t s = dnnl_primitive_create(&op->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    return s == dnnl_success ? NC_OK : dnnl_fail(s, n, "creating a transpose");
+    return build_view_reorder(c, n, x, out, vd, vs, 0, op, "creating a transpose");
 }
 
 /* Slice with step 1 and constant bounds: a reorder from a strided,
- * offset view of the plain input. */
+ * offset view of the plain input. The bounds come from the same decoder the
+ * shape function uses. */
 static nc_status build_slice(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *in, int n_in,
                              const nck_dnnl_io *out, nck_dnnl_op *op) {
     const nck_dnnl_io *x = &in[0];
     if (x->dtype != NC_DTYPE_F32 || x->konst || x->ndim < 1 || x->ndim > 6 || n->opset < 10) return UNSUP;
+    if (n_in < 3 || !in[1].konst || !in[2].konst) return UNSUP;
+    if ((n_in > 3 && in[3].present && !in[3].konst) || (n_in > 4 && in[4].present && !in[4].konst))
+        return UNSUP;
     int r = x->ndim;
-    int64_t starts[NC_MAX_DIMS], axes[NC_MAX_DIMS], steps[NC_MAX_DIMS];
-    if (n_in < 3 || !in[1].konst) return UNSUP;
-    int64_t k = ir_read_ints(in[1].konst, starts, NC_MAX_DIMS);
-    if (k < 1 || k > r) return UNSUP;
-    for (int i = 0; i < k; i++) axes[i] = i, steps[i] = 1;
-    if (n_in > 3 && in[3].present && (!in[3].konst || ir_read_ints(in[3].konst, axes, NC_MAX_DIMS) != k))
+    int64_t begin[NC_MAX_DIMS], step[NC_MAX_DIMS], count[NC_MAX_DIMS];
+    if (ncshape_tensor_slice_plan(n, n->opset, r, x->dims, in[1].konst, in[2].konst,
+                                  n_in > 3 && in[3].present ? in[3].konst : NULL,
+                                  n_in > 4 && in[4].present ? in[4].konst : NULL, begin, step,
+                                  count) != NC_OK) {
+        ncb_err_clear(); /* the reference kernel reports it */
         return UNSUP;
-    if (n_in > 4 && in[4].present && (!in[4].konst || ir_read_ints(in[4].konst, steps, NC_MAX_DIMS) != k))
-        return UNSUP;
-    int64_t begin[NC_MAX_DIMS] = {0};
-    for (int i = 0; i < k; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
-        if (a < 0 || a >= r || steps[i] != 1) return UNSUP;
-        int64_t b = starts[i] < 0 ? starts[i] + x->dims[a] : starts[i];
-        if (b < 0) b = 0;
-        if (b > x->dims[a]) b = x->dims[a];
-        begin[a] = b;
     }
     dnnl_dims_t xs, vd;
     dnnl_dim_t st = 1, off = 0;
@@ -1038,29 +1043,11 @@ static nc_status build_slice(const nck_dnnl_ctx *c, const ir_node *n, const nck_
         st *= x->dims[i];
     }
     for (int i = 0; i < r; i++) {
+        if (step[i] != 1 || count[i] != out->dims[i]) return UNSUP;
         vd[i] = out->dims[i];
-        if (begin[i] + out->dims[i] > x->dims[i]) return UNSUP;
         off += begin[i] * xs[i];
     }
-    dnnl_memory_desc_t view, plain_x, y;
-    dnnl_memory_desc_init_by_strides(&view, r, vd, dnnl_f32, xs);
-    view.offset0 = off;
-    nck_dnnl_plain_md(r, x->dims, &plain_x);
-    nck_dnnl_plain_md(r, out->dims, &y);
-    dnnl_primitive_attr_t attr;
-    NCB_TRY(make_attr(n, NULL, &attr));
-    dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_reorder_primitive_desc_create(&pd, &view, c->eng, &y, c->eng, attr) != dnnl_success) pd = NULL;
-    dnnl_primitive_attr_destroy(attr);
-    if (!pd) return UNSUP;
-    if (!add_src_view(op, 0, DNNL_ARG_FROM, &plain_x, &view)) op->oom = true;
-    const dnnl_memory_desc_t *sp = query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (sp) op->scratch_md = *sp;
-    op->dst_md = op->dst_bind = y;
-    op->dst_arg = DNNL_ARG_TO;
-    dnnl_status_t s = dnnl_primitive_create(&op->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    return s == dnnl_success ? NC_OK : dnnl_fail(s, n, "creating a slice");
+    return build_view_reorder(c, n, x, out, vd, xs, off, op, "creating a slice");
 }
 
 nc_status nck_dnnl_attention(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *in, int n_in,
