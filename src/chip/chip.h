@@ -58,6 +58,8 @@ typedef enum chip_te_timing {
     X(core_link_gibps, DBL, 0.1, 100000, 32, "assumed",                                                            \
       "core-to-core on a chip taken at the NeuronLink rate; unpublished")                                          \
     X(chip_link_gibps, DBL, 0.1, 100000, 32, "published", "NeuronLink-v1: 32 GiB/s per chip")                     \
+    X(sbuf_dma_gibps, DBL, 0.1, 100000, 128, "assumed",                                                            \
+      "on-chip DMA per core (SBUF <-> resident area): about the array's moving-tile feed, 128 x 2 B x 0.49 GHz")   \
     X(dma_queues, INT, 1, 32, 16, "assumed", "per core; enough to overlap weight, input and output streams")      \
     X(dma_latency_ns, DBL, 0, 1e6, 1000, "assumed", "fixed cost per DMA (descriptor, DRAM round trip), a guess")
 

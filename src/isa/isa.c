@@ -33,7 +33,7 @@ static const char *const pool_names[] = {ISA_POOL_MAP(ISA__S)};
 static const char *const semop_names[] = {ISA_SEMOP_MAP(ISA__S)};
 #undef ISA__S
 static const char *const engine_names[] = {"tensor", "scalar", "vector", "dma"};
-static const char *const space_names[] = {"none", "dram", "sbuf", "psum"};
+static const char *const space_names[] = {"none", "dram", "sbuf", "psum", "res"};
 static const char *const slot_names[] = {"dst", "src0", "src1", "src2"};
 
 const isa_opinfo *isa_op_info(int op) {
@@ -89,7 +89,7 @@ uint64_t isa_ap_end(const isa_ap *a) {
     if (a->space == ISA_SPACE_NONE) return 0;
     if (!a->n[0] || !a->n[1] || !a->n[2]) return a->offset; /* touches nothing (invalid anyway) */
     uint64_t span = (uint64_t)(a->n[1] - 1) * a->s[1] + (uint64_t)(a->n[2] - 1) * a->s[2];
-    if (a->space == ISA_SPACE_DRAM) span += (uint64_t)(a->n[0] - 1) * a->s[0];
+    if (isa_space_linear(a->space)) span += (uint64_t)(a->n[0] - 1) * a->s[0];
     return a->offset + (span + 1) * isa_dtype_size(a->dtype);
 }
 
@@ -193,8 +193,8 @@ static nc_status check_ap(const isa_instr *in, size_t index, int i) {
     for (int d = 0; d < 3; d++)
         if (a->n[d] == 0) return bad(in, index, "%s.n[%d] is 0", nm, d);
     if (a->pad != 0) return bad(in, index, "%s.pad is not zero", nm);
-    if (a->space == ISA_SPACE_DRAM) {
-        if (a->part != 0) return bad(in, index, "%s.part must be 0 for dram", nm);
+    if (isa_space_linear(a->space)) {
+        if (a->part != 0) return bad(in, index, "%s.part must be 0 for %s", nm, space_names[a->space]);
     } else {
         if (a->s[0] != 0) return bad(in, index, "%s.s[0] must be 0 for %s (partitions are the outer dim)", nm,
                                      space_names[a->space]);
@@ -424,6 +424,7 @@ nc_status isa_check_chip(const isa_instr *in, size_t index, const struct chip_co
         case ISA_SPACE_SBUF: parts = c->sbuf_partitions; cap = c->sbuf_partition_bytes; break;
         case ISA_SPACE_PSUM: parts = c->psum_partitions; cap = c->psum_partition_bytes; break;
         case ISA_SPACE_DRAM: cap = c->dram_bytes; break;
+        case ISA_SPACE_RES: cap = (uint64_t)c->sbuf_partitions * c->sbuf_partition_bytes; break;
         default: continue;
         }
         if (parts && a->part + a->n[0] > parts)
@@ -465,11 +466,12 @@ static void w(sbuf_w *b, const char *fmt, ...) {
 static void w_ap(sbuf_w *b, const isa_ap *a) {
     w(b, "%s", space_names[a->space < ISA_SPACE_COUNT ? a->space : 0]);
     if (a->core != ISA_CORE_SELF) w(b, ".c%u", a->core - 1);
-    if (a->space != ISA_SPACE_DRAM) w(b, "[%u:%u]", a->part, a->part + a->n[0]);
+    bool lin = isa_space_linear(a->space);
+    if (!lin) w(b, "[%u:%u]", a->part, a->part + a->n[0]);
     w(b, "@0x%" PRIx64 "{", a->offset);
-    if (a->space == ISA_SPACE_DRAM) w(b, "%ux", a->n[0]);
+    if (lin) w(b, "%ux", a->n[0]);
     w(b, "%ux%u/", a->n[1], a->n[2]);
-    if (a->space == ISA_SPACE_DRAM) w(b, "%u,", a->s[0]);
+    if (lin) w(b, "%u,", a->s[0]);
     w(b, "%u,%u}:%s", a->s[1], a->s[2], isa_dtype_name(a->dtype));
 }
 

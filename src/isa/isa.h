@@ -6,8 +6,9 @@
  *   SCALAR  element-wise activation f(x*scale + bias), also PSUM evacuation;
  *   VECTOR  element-wise binary ops, pooling, reductions, statistics,
  *           transpose, copy/cast, iota/memset;
- *   DMA     several queues moving bytes DRAM<->SBUF and SBUF->SBUF (also to
- *           another core's SBUF over the on-chip link or NeuronLink).
+ *   DMA     several queues moving bytes between DRAM, SBUF and the resident
+ *           area (also to another core's SBUF or resident area over the
+ *           on-chip link or NeuronLink).
  * A core's program is one list; each instruction goes to the queue of its
  * engine (ISA_ENG_*, and `queue` among the DMA queues). Queues meet only at
  * semaphores: WAIT blocks its queue until sem >= imm, SIGNAL adds to or sets
@@ -18,9 +19,15 @@
  * SBUF/PSUM operand names a partition range [part, part+n[0]) and, inside
  * every one of those partitions, the same byte offset and free-dim pattern.
  * A DRAM operand is a plain byte address with n[0] as an outer dim of stride
- * s[0]. Element (i0,i1,i2) of an operand is at
+ * s[0]. The resident area (RES) is the part of a core's SBUF that holds
+ * tensors across layers and runs (weights kept on chip, activations passed
+ * between layers); DMA descriptors address it linearly like DRAM (byte a is
+ * partition a / bytes-per-partition of the area), so only DMA reaches it:
+ * compute engines read the tiles DMA copies into the working SBUF. A core's
+ * working SBUF (highest partition offset used x partitions) plus its RES
+ * bytes must fit its SBUF. Element (i0,i1,i2) of an operand is at
  *   SBUF/PSUM: partition part+i0, byte offset + (i1*s[1] + i2*s[2]) * size
- *   DRAM:      byte offset + (i0*s[0] + i1*s[1] + i2*s[2]) * size
+ *   DRAM/RES:  byte offset + (i0*s[0] + i1*s[1] + i2*s[2]) * size
  * with strides in elements of the operand's dtype (0 = broadcast). Operands
  * that copy element-for-element (DMA, COPY) walk both sides in row-major
  * (i0,i1,i2) order, so the two patterns need only the same element count.
@@ -72,6 +79,7 @@ typedef enum isa_space {
     ISA_SPACE_DRAM = 1,
     ISA_SPACE_SBUF = 2,
     ISA_SPACE_PSUM = 3,
+    ISA_SPACE_RES = 4, /* the core's resident SBUF area, linear (see above) */
     ISA_SPACE_COUNT
 } isa_space;
 
@@ -80,6 +88,7 @@ typedef enum isa_space {
 #define ISA_M_DRAM (1u << ISA_SPACE_DRAM)
 #define ISA_M_SBUF (1u << ISA_SPACE_SBUF)
 #define ISA_M_PSUM (1u << ISA_SPACE_PSUM)
+#define ISA_M_RES (1u << ISA_SPACE_RES)
 #define ISA_M_ONCHIP (ISA_M_SBUF | ISA_M_PSUM)
 
 /* Operand dtypes are nc_dtype values (ncore.h), restricted to:
@@ -190,13 +199,17 @@ typedef enum isa_semop {
     X(SIGNAL, -1, 0, 0, 0, 0, 0, ISA_FK_SEM)                   /* func ADD: sem[sem] += imm; SET: sem[sem] = imm;   \
                                                                   after earlier instructions of this queue finish */ \
     /* --- DMA (queue = DMA queue index) ---------------------------------------------------------------------- */ \
-    X(DMA_LOAD, ISA_ENG_DMA, ISA_M_SBUF, ISA_M_DRAM, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE)  /* dst <- a, DRAM -> SBUF;     \
-                                                     same element count, dtype cast if dst/a dtypes differ */        \
-    X(DMA_STORE, ISA_ENG_DMA, ISA_M_DRAM, ISA_M_SBUF, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE) /* dst <- a, SBUF -> DRAM,     \
-                                                     as DMA_LOAD */                                                 \
-    X(DMA_SEND, ISA_ENG_DMA, ISA_M_SBUF, ISA_M_SBUF, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE)  /* dst <- a, SBUF -> SBUF of   \
-                                                     core dst.core (0/self: local copy; another core of the chip: the \
-                                                     on-chip link; another chip: NeuronLink) */                      \
+    X(DMA_LOAD, ISA_ENG_DMA, ISA_M_SBUF | ISA_M_RES, ISA_M_DRAM | ISA_M_RES, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE)      \
+                                                  /* dst <- a into this core: DRAM or RES -> SBUF or RES; same     \
+                                                     element count, dtype cast if dst/a dtypes differ */             \
+    X(DMA_STORE, ISA_ENG_DMA, ISA_M_DRAM | ISA_M_RES, ISA_M_SBUF | ISA_M_RES, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE)     \
+                                                  /* dst <- a out of SBUF or RES to DRAM or RES, as DMA_LOAD; a    \
+                                                     transfer with a DRAM side uses the chip's DRAM bandwidth,     \
+                                                     else the core's on-chip DMA bandwidth */                      \
+    X(DMA_SEND, ISA_ENG_DMA, ISA_M_SBUF | ISA_M_RES, ISA_M_SBUF | ISA_M_RES, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE)      \
+                                                  /* dst <- a, SBUF/RES -> SBUF/RES of core dst.core (0/self: a    \
+                                                     local copy; another core of the chip: the on-chip link;       \
+                                                     another chip: NeuronLink) */                                  \
     /* --- tensor engine --------------------------------------------------------------------------------------- */ \
     X(LOAD_STATIONARY, ISA_ENG_TENSOR, 0, ISA_M_SBUF, 0, 0, ISA_F_SIGNAL, ISA_FK_NONE) /* W <- a: a weights tile     \
                                                      [K = P <= rows] x [N = F <= cols], dtype bf16/f16/i8/f32 */     \
@@ -246,11 +259,11 @@ typedef struct isa_ap {
     uint8_t space;   /* isa_space */
     uint8_t dtype;   /* nc_dtype */
     uint8_t core;    /* 0 = the executing core; k > 0 = global core k-1 (DMA_SEND dst only) */
-    uint8_t part;    /* first partition (SBUF/PSUM); 0 for DRAM */
-    uint16_t n[3];   /* counts: n[0] partitions (DRAM: outer rows), n[1], n[2] free dims */
+    uint8_t part;    /* first partition (SBUF/PSUM); 0 for DRAM/RES */
+    uint16_t n[3];   /* counts: n[0] partitions (DRAM/RES: outer rows), n[1], n[2] free dims */
     uint16_t pad;    /* 0 */
-    uint32_t s[3];   /* strides in elements; s[0] is DRAM only (0 on SBUF/PSUM) */
-    uint64_t offset; /* bytes: DRAM address, or offset inside each partition; dtype aligned */
+    uint32_t s[3];   /* strides in elements; s[0] is DRAM/RES only (0 on SBUF/PSUM) */
+    uint64_t offset; /* bytes: DRAM/RES address, or offset inside each partition; dtype aligned */
 } isa_ap;
 
 /* One instruction; ISA_INSTR_BYTES encoded, in this order. */
@@ -284,7 +297,9 @@ const char *isa_op_name(int op); /* "?" if unknown */
 /* Opcode by name (case-insensitive), -1 if none. */
 int isa_op_from_name(const char *name);
 const char *isa_engine_name(int engine); /* "tensor", "scalar", "vector", "dma" */
-const char *isa_space_name(int space);   /* "none", "dram", "sbuf", "psum" */
+const char *isa_space_name(int space);   /* "none", "dram", "sbuf", "psum", "res" */
+/* DRAM and RES: addressed linearly, n[0] an outer dim of stride s[0]. */
+static inline bool isa_space_linear(int space) { return space == ISA_SPACE_DRAM || space == ISA_SPACE_RES; }
 const char *isa_act_name(int f);
 const char *isa_alu_name(int f);
 const char *isa_red_name(int f);

@@ -290,11 +290,81 @@ static void test_bad_programs(void) {
     sim_destroy(s);
 }
 
+/* The resident area: DRAM -> RES -> SBUF -> RES -> DRAM keeps the values,
+ * RES <-> SBUF moves at the core's on-chip DMA rate and is not DRAM
+ * traffic, the contents survive a second run, and working SBUF plus RES
+ * must fit the SBUF. */
+static isa_ap t_res(int dtype, uint64_t addr, int rows, int cols) {
+    isa_ap a = t_dram(dtype, addr, rows, cols);
+    a.space = ISA_SPACE_RES;
+    return a;
+}
+
+static void test_resident(void) {
+    chip_config chip = t_chip(CHIP_TE_OVERLAPPED);
+    chip.dma_latency_ns = 0;
+    float in[128 * 64], out[128 * 64];
+    for (int i = 0; i < 128 * 64; i++) in[i] = (float)i * 0.5f - 7.f;
+    isa_instr p[] = {
+        t_signal_on(t_dma(ISA_OP_DMA_LOAD, 0, t_res(NC_DTYPE_F32, 4096, 128, 64), t_dram(NC_DTYPE_F32, 0, 128, 64)), 3),
+        t_wait(ISA_ENG_DMA, 1, 3, 1),
+        t_signal_on(t_dma(ISA_OP_DMA_LOAD, 1, t_sbuf(NC_DTYPE_F32, 0, 128, 64, 0), t_res(NC_DTYPE_F32, 4096, 128, 64)), 4),
+        t_wait(ISA_ENG_DMA, 2, 4, 1),
+        t_signal_on(t_dma(ISA_OP_DMA_STORE, 2, t_res(NC_DTYPE_F32, 1 << 20, 128, 64), t_sbuf(NC_DTYPE_F32, 0, 128, 64, 0)), 5),
+        t_wait(ISA_ENG_DMA, 3, 5, 1),
+        t_dma(ISA_OP_DMA_STORE, 3, t_dram(NC_DTYPE_F32, 1 << 20, 128, 64), t_res(NC_DTYPE_F32, 1 << 20, 128, 64)),
+        t_end()};
+    size_t n = sizeof p / sizeof *p;
+    sim_options opt = {.values = true};
+    sim_sim *s = NULL;
+    CHECK(sim_create(&chip, &opt, &s) == NC_OK);
+    if (!s) return;
+    CHECK(sim_dram_write(s, 0, 0, in, sizeof in) == NC_OK);
+    CHECK(sim_load_program(s, 0, p, n) == NC_OK);
+    CHECK(sim_run(s) == NC_OK);
+    CHECK(sim_dram_read(s, 0, 1 << 20, out, sizeof out) == NC_OK);
+    CHECK(memcmp(in, out, sizeof in) == 0);
+    const sim_core_stats *cs = &sim_get_stats(s)->core[0];
+    CHECK(cs->dram_read == sizeof in && cs->dram_written == sizeof in);
+    CHECK(cs->local_bytes == 2 * sizeof in);
+    CHECK(cs->res_high == (1 << 20) + sizeof in);
+    double B = (double)sizeof in;
+    double dram = chip.dram_gibps * 1024.0 * 1024 * 1024 / 1e12, local = chip.sbuf_dma_gibps * 1024.0 * 1024 * 1024 / 1e12;
+    double q1 = (double)cs->q[SIM_ENGINE_DMA0 + 1].busy_ps, q0 = (double)cs->q[SIM_ENGINE_DMA0].busy_ps;
+    CHECK_MSG(fabs(q0 - B / dram) <= 2, "DRAM -> RES %f ps, want %f", q0, B / dram);
+    CHECK_MSG(fabs(q1 - B / local) <= 2, "RES -> SBUF %f ps, want %f", q1, B / local);
+    /* The resident area keeps its contents across runs and through the API. */
+    float back[4];
+    CHECK(sim_res_read(s, 0, 4096, back, sizeof back) == NC_OK && memcmp(back, in, sizeof back) == 0);
+    float poke = 42.f;
+    CHECK(sim_res_write(s, 0, 4096, &poke, 4) == NC_OK);
+    CHECK(sim_load_program(s, 0, p + 2, n - 2) == NC_OK); /* skip the DRAM -> RES load */
+    CHECK(sim_run(s) == NC_OK);
+    CHECK(sim_dram_read(s, 0, 1 << 20, out, sizeof out) == NC_OK);
+    CHECK(out[0] == 42.f && out[1] == in[1]);
+    CHECK(sim_res_read(s, 0, (uint64_t)chip.sbuf_partitions * chip.sbuf_partition_bytes, back, 4) ==
+          NC_ERR_INVALID_ARG);
+    sim_destroy(s);
+
+    /* Working SBUF (64 KiB of every partition) + RES beyond the SBUF. */
+    CHECK(sim_create(&chip, NULL, &s) == NC_OK);
+    uint64_t half = (uint64_t)chip.sbuf_partitions * chip.sbuf_partition_bytes / 2;
+    isa_instr big[] = {t_dma(ISA_OP_DMA_LOAD, 0, t_sbuf(NC_DTYPE_F32, 0, 128, 64, 65536 - 256),
+                             t_res(NC_DTYPE_F32, half, 128, 64)),
+                       t_end()};
+    CHECK(sim_load_program(s, 0, big, 2) == NC_ERR_LIMIT);
+    CHECK(strstr(nc_last_error(), "resident area") != NULL);
+    big[0].src[0].offset = half - 4 * 128 * 64; /* fits exactly */
+    CHECK(sim_load_program(s, 0, big, 2) == NC_OK);
+    sim_destroy(s);
+}
+
 int main(void) {
     test_fair_sharing();
     test_semaphores_and_trace();
     test_deadlock();
     test_links();
     test_bad_programs();
+    test_resident();
     return nc_test_summary();
 }

@@ -327,7 +327,7 @@ nc_status sim_create(const chip_config *chip, const sim_options *opt, sim_sim **
     s->ncores = cfg->chips * cfg->cores_per_chip;
     s->qpc = SIM_ENGINE_DMA0 + cfg->dma_queues;
     s->nsem = (uint32_t)s->ncores * ISA_NUM_SEMS;
-    s->npools = cfg->chips * SIM_POOLS_PER_CHIP;
+    s->npools = cfg->chips * SIM_POOLS_PER_CHIP + s->ncores;
     s->dma_latency_ps = (int64_t)llround(cfg->dma_latency_s * 1e12);
     size_t nq = (size_t)s->ncores * (size_t)s->qpc;
     s->cores = calloc((size_t)s->ncores, sizeof *s->cores);
@@ -353,6 +353,7 @@ nc_status sim_create(const chip_config *chip, const sim_options *opt, sim_sim **
         s->pools[ch * SIM_POOLS_PER_CHIP + SIM_POOL_LINK].bw = cfg->link_bw / 1e12;
         s->pools[ch * SIM_POOLS_PER_CHIP + SIM_POOL_CHIPLINK].bw = cfg->chip_link_bw / 1e12;
     }
+    for (int i = 0; i < s->ncores; i++) s->pools[sim_local_pool(s, i)].bw = cfg->local_bw / 1e12;
     if (s->opt.values) {
         size_t sb = (size_t)cfg->sbuf_partitions * cfg->sbuf_partition_bytes;
         size_t pb = (size_t)cfg->psum_partitions * cfg->psum_partition_bytes;
@@ -362,7 +363,8 @@ nc_status sim_create(const chip_config *chip, const sim_options *opt, sim_sim **
             s->cores[i].sbuf = calloc(1, sb);
             s->cores[i].psum = calloc(1, pb);
             s->cores[i].stationary = calloc(1, wb);
-            if (!s->cores[i].sbuf || !s->cores[i].psum || !s->cores[i].stationary) {
+            s->cores[i].res = calloc(1, sb);
+            if (!s->cores[i].sbuf || !s->cores[i].psum || !s->cores[i].stationary || !s->cores[i].res) {
                 sim_destroy(s);
                 return ncb_err(NC_ERR_NOMEM, "sim: SBUF/PSUM for core %d (%zu + %zu bytes)", i,
                                sb, pb);
@@ -381,6 +383,7 @@ void sim_destroy(sim_sim *s) {
             free(s->cores[i].sbuf);
             free(s->cores[i].psum);
             free(s->cores[i].stationary);
+            free(s->cores[i].res);
             free(s->cores[i].layer_of);
             for (uint32_t k = 0; k < s->cores[i].nlayers; k++) free(s->cores[i].layer_names[k]);
             free(s->cores[i].layer_names);
@@ -450,6 +453,19 @@ nc_status sim_load_program(sim_sim *s, int core, const isa_instr *code, size_t n
             return ncb_err_prefix(st, "core %d instruction %u: ", core, i);
         }
     }
+    /* The working SBUF (every partition up to the highest offset used) and
+     * the resident area share the core's SBUF. */
+    uint64_t sb = (uint64_t)s->cfg.sbuf_partitions * s->cfg.sbuf_partition_bytes;
+    uint64_t work = c->st0.sbuf_high * (uint64_t)s->cfg.sbuf_partitions;
+    if (work + c->st0.res_high > sb) {
+        for (int e = 0; e < s->qpc; e++) s->queues[(size_t)core * (size_t)s->qpc + (size_t)e].n = 0;
+        c->ncode = 0;
+        return ncb_err(NC_ERR_LIMIT,
+                       "core %d: working SBUF %llu bytes (%llu per partition) + resident area %llu bytes "
+                       "exceed the SBUF's %llu",
+                       core, (unsigned long long)work, (unsigned long long)c->st0.sbuf_high,
+                       (unsigned long long)c->st0.res_high, (unsigned long long)sb);
+    }
     return NC_OK;
 }
 
@@ -492,6 +508,30 @@ nc_status sim_dram_read(const sim_sim *s, int chip, uint64_t addr, void *out, si
     uint8_t *o = out;
     uint64_t have = s->dram_size[chip];
     for (size_t i = 0; i < n; i++) o[i] = addr + i < have ? s->dram[chip][addr + i] : 0;
+    return NC_OK;
+}
+
+static nc_status res_range(const sim_sim *s, int core, uint64_t addr, size_t n) {
+    if (core < 0 || core >= s->ncores)
+        return ncb_err(NC_ERR_INVALID_ARG, "sim: core %d not in 0..%d", core, s->ncores - 1);
+    if (!s->cores[core].res)
+        return ncb_err(NC_ERR_INVALID_ARG, "sim: the resident area holds values only in functional mode");
+    uint64_t cap = (uint64_t)s->cfg.sbuf_partitions * s->cfg.sbuf_partition_bytes;
+    if (addr + n < addr || addr + n > cap)
+        return ncb_err(NC_ERR_INVALID_ARG, "sim: resident range %llu+%zu beyond %llu bytes",
+                       (unsigned long long)addr, n, (unsigned long long)cap);
+    return NC_OK;
+}
+
+nc_status sim_res_write(sim_sim *s, int core, uint64_t addr, const void *data, size_t n) {
+    NCB_TRY(res_range(s, core, addr, n));
+    if (n) memcpy(s->cores[core].res + addr, data, n);
+    return NC_OK;
+}
+
+nc_status sim_res_read(const sim_sim *s, int core, uint64_t addr, void *out, size_t n) {
+    NCB_TRY(res_range(s, core, addr, n));
+    if (n) memcpy(out, s->cores[core].res + addr, n);
     return NC_OK;
 }
 

@@ -83,7 +83,9 @@ typedef struct sim_core_stats {
     double mac_slots;    /* MACs divided by the dtype's MACs per PE per cycle */
     double mac_util;     /* mac_slots / (rows * cols * total cycles) */
     uint64_t sbuf_high, psum_high; /* highest byte offset + 1 any operand touches, per partition */
+    uint64_t res_high;   /* highest resident-area byte + 1 the program touches */
     uint64_t dram_read, dram_written, link_bytes; /* bytes, by this core's DMAs */
+    uint64_t local_bytes; /* on-chip DMA bytes (SBUF <-> resident area, same core) */
     int64_t end_ps;      /* when the core's last queue finished */
 } sim_core_stats;
 
@@ -116,9 +118,14 @@ nc_status sim_set_layers(sim_sim *s, int core, const uint32_t *layer_of, size_t 
  * never written are zero). */
 nc_status sim_dram_write(sim_sim *s, int chip, uint64_t addr, const void *data, size_t n);
 nc_status sim_dram_read(const sim_sim *s, int chip, uint64_t addr, void *out, size_t n);
+/* The same for a core's resident area (functional mode only): what a model
+ * load puts on chip once, such as resident weights. It keeps its contents
+ * across runs. */
+nc_status sim_res_write(sim_sim *s, int core, uint64_t addr, const void *data, size_t n);
+nc_status sim_res_read(const sim_sim *s, int core, uint64_t addr, void *out, size_t n);
 /* Run every core from the start of its program until all queues END.
- * Semaphores, SBUF and PSUM start at zero; DRAM keeps its contents, so a
- * second run sees the first one's outputs. */
+ * Semaphores, SBUF and PSUM start at zero; DRAM and the resident areas keep
+ * their contents, so a second run sees the first one's outputs. */
 nc_status sim_run(sim_sim *s);
 /* Statistics of the last run; valid until the next run or destroy. */
 const sim_stats *sim_get_stats(const sim_sim *s);

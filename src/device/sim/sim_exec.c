@@ -199,6 +199,11 @@ static nc_status resolve(sim_sim *s, int core, const isa_ap *a, opnd *o) {
         return NC_OK;
     }
     sim_core_state *c = &s->cores[core];
+    if (a->space == ISA_SPACE_RES) {
+        o->base = c->res + a->offset; /* bounds checked at load */
+        o->st0 = (int64_t)a->s[0] * (int64_t)o->es;
+        return NC_OK;
+    }
     uint64_t pb = a->space == ISA_SPACE_SBUF ? s->cfg.sbuf_partition_bytes : s->cfg.psum_partition_bytes;
     uint8_t *mem = a->space == ISA_SPACE_SBUF ? c->sbuf : c->psum;
     o->base = mem + (uint64_t)a->part * pb + a->offset;

@@ -25,7 +25,7 @@ typedef struct sim_cfg {
     int sbuf_partitions, psum_partitions;
     uint64_t sbuf_partition_bytes, psum_partition_bytes;
     uint64_t dram_bytes;
-    double dram_bw, link_bw, chip_link_bw;
+    double dram_bw, link_bw, chip_link_bw, local_bw;
     int dma_queues;
     double dma_latency_s;
 } sim_cfg;
@@ -126,6 +126,7 @@ typedef struct sim_core_state {
     isa_instr *code; /* the core's program, copied */
     uint32_t ncode;
     uint8_t *sbuf, *psum; /* functional mode only */
+    uint8_t *res;         /* the resident area, sbuf-sized (functional mode only) */
     uint8_t *stationary;  /* the loaded weights tile as f32 [K][N] (functional mode) */
     uint64_t sbuf_dirty, psum_dirty; /* bytes per partition any loaded program may write */
     uint32_t w_k, w_n;
@@ -151,7 +152,8 @@ struct sim_sim {
     uint32_t nsem;
     uint32_t *sem_val;
     int32_t *sem_head;
-    sim_pool *pools; /* per chip: DRAM, on-chip link, chip-to-chip link */
+    sim_pool *pools; /* per chip: DRAM, on-chip link, chip-to-chip link; then
+                        per core: on-chip DMA (sim_local_pool) */
     int npools;
     sim_event *heap;
     uint32_t nheap, capheap, seq;
@@ -169,6 +171,10 @@ struct sim_sim {
 };
 
 enum { SIM_POOL_DRAM, SIM_POOL_LINK, SIM_POOL_CHIPLINK, SIM_POOLS_PER_CHIP };
+/* The pool of a core's on-chip DMA (SBUF <-> its resident area). */
+static inline uint32_t sim_local_pool(const sim_sim *s, int core) {
+    return (uint32_t)(s->cfg.chips * SIM_POOLS_PER_CHIP + core);
+}
 
 /* sim_load.c: translate instruction i of core c into an op for its queue. */
 nc_status sim_translate(sim_sim *s, int core, uint32_t i);

@@ -11,7 +11,7 @@ uint64_t sim_ap_end(const isa_ap *a) {
     size_t es = isa_dtype_size(a->dtype);
     if (a->space == ISA_SPACE_NONE || isa_ap_elems(a) == 0) return a->offset;
     uint64_t last = (uint64_t)(a->n[1] - 1) * a->s[1] + (uint64_t)(a->n[2] - 1) * a->s[2];
-    if (a->space == ISA_SPACE_DRAM) last += (uint64_t)(a->n[0] - 1) * a->s[0];
+    if (isa_space_linear(a->space)) last += (uint64_t)(a->n[0] - 1) * a->s[0];
     return a->offset + (last + 1) * es;
 }
 
@@ -25,6 +25,13 @@ static nc_status check_ap(const sim_sim *s, const isa_ap *a, const char *what, u
         if (end > s->cfg.dram_bytes)
             return ncb_err(NC_ERR_LIMIT, "%s: DRAM bytes up to %llu beyond %llu", what,
                            (unsigned long long)end, (unsigned long long)s->cfg.dram_bytes);
+        return NC_OK;
+    }
+    if (a->space == ISA_SPACE_RES) {
+        uint64_t cap = (uint64_t)s->cfg.sbuf_partitions * s->cfg.sbuf_partition_bytes;
+        if (end > cap)
+            return ncb_err(NC_ERR_LIMIT, "%s: resident bytes up to %llu beyond the SBUF's %llu", what,
+                           (unsigned long long)end, (unsigned long long)cap);
         return NC_OK;
     }
     bool sb = a->space == ISA_SPACE_SBUF;
@@ -78,6 +85,7 @@ void sim_cfg_from_chip(const chip_config *c, sim_cfg *o) {
     o->dram_bw = c->dram_gibps * gib;
     o->link_bw = c->core_link_gibps * gib;
     o->chip_link_bw = c->chip_link_gibps * gib;
+    o->local_bw = c->sbuf_dma_gibps * gib;
     o->dma_queues = c->dma_queues;
     o->dma_latency_s = c->dma_latency_ns * 1e-9;
 }
@@ -100,6 +108,7 @@ static void high_water(sim_core_stats *st, const isa_ap *a, uint64_t extra) {
     uint64_t end = sim_ap_end(a) + extra;
     if (a->space == ISA_SPACE_SBUF && end > st->sbuf_high) st->sbuf_high = end;
     if (a->space == ISA_SPACE_PSUM && end > st->psum_high) st->psum_high = end;
+    if (a->space == ISA_SPACE_RES && end > st->res_high) st->res_high = end;
 }
 
 nc_status sim_translate(sim_sim *s, int core, uint32_t i) {
@@ -144,7 +153,7 @@ nc_status sim_translate(sim_sim *s, int core, uint32_t i) {
             if (aps[0]->space == ISA_SPACE_SBUF && end > dc->sbuf_dirty) dc->sbuf_dirty = end;
             if (aps[0]->space == ISA_SPACE_PSUM && end > dc->psum_dirty) dc->psum_dirty = end;
         }
-        if (k == 0 && dst_core != core) continue; /* another core's SBUF */
+        if (k == 0 && dst_core != core) continue; /* another core's SBUF or resident area */
         high_water(&c->st0, aps[k], k == 1 ? extra : 0);
     }
 
@@ -179,20 +188,26 @@ nc_status sim_translate(sim_sim *s, int core, uint32_t i) {
         uint64_t rd = src_elems * isa_dtype_size(in->src[0].dtype);
         uint64_t wr = dst_elems * isa_dtype_size(in->dst.dtype);
         op.kind = SIM_OP_DMA;
+        /* The DRAM side is what is counted when there is one; else a send to
+         * another core crosses a link; else it stays in this core. */
         int pk = SIM_POOL_DRAM;
-        if (in->op == ISA_OP_DMA_LOAD) {
+        if (in->src[0].space == ISA_SPACE_DRAM) {
             c->st0.dram_read += rd;
             op.a = rd;
-        } else if (in->op == ISA_OP_DMA_STORE) {
+        } else if (in->dst.space == ISA_SPACE_DRAM) {
             c->st0.dram_written += wr;
             op.a = wr;
-        } else {
+        } else if (dst_core != core) {
             int dchip = dst_core / s->cfg.cores_per_chip;
             pk = dchip != chip ? SIM_POOL_CHIPLINK : SIM_POOL_LINK;
             c->st0.link_bytes += rd;
             op.a = rd;
+        } else {
+            pk = -1;
+            c->st0.local_bytes += rd;
+            op.a = rd;
         }
-        op.pool = (uint32_t)(chip * SIM_POOLS_PER_CHIP + pk);
+        op.pool = pk < 0 ? sim_local_pool(s, core) : (uint32_t)(chip * SIM_POOLS_PER_CHIP + pk);
         break;
     }
     case ISA_OP_LOAD_STATIONARY:

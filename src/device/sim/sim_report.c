@@ -128,11 +128,13 @@ nc_status sim_write_summary(const sim_sim *s, const char *path) {
         const sim_core_stats *cs = &s->cstats[c];
         fprintf(f, "%s\n{\"core\":%d,\"chip\":%d,\"end_us\":%.6f,\"macs\":%llu,\"mac_util\":%.6f,"
                    "\"sbuf_high_bytes\":%llu,\"psum_high_bytes\":%llu,\"dram_read_bytes\":%llu,"
-                   "\"dram_written_bytes\":%llu,\"link_bytes\":%llu,\"engines\":{",
+                   "\"dram_written_bytes\":%llu,\"link_bytes\":%llu,\"res_high_bytes\":%llu,"
+                   "\"onchip_dma_bytes\":%llu,\"engines\":{",
                 c ? "," : "", c, c / s->cfg.cores_per_chip, (double)cs->end_ps / 1e6,
                 (unsigned long long)cs->macs, cs->mac_util, (unsigned long long)cs->sbuf_high,
                 (unsigned long long)cs->psum_high, (unsigned long long)cs->dram_read,
-                (unsigned long long)cs->dram_written, (unsigned long long)cs->link_bytes);
+                (unsigned long long)cs->dram_written, (unsigned long long)cs->link_bytes,
+                (unsigned long long)cs->res_high, (unsigned long long)cs->local_bytes);
         for (int q = 0; q < s->qpc; q++)
             fprintf(f, "%s\"%s\":{\"count\":%llu,\"busy_us\":%.6f,\"busy_pct\":%.3f}", q ? "," : "",
                     sim_queue_name(q, qn), (unsigned long long)cs->q[q].count,
@@ -159,11 +161,17 @@ nc_status sim_write_summary(const sim_sim *s, const char *path) {
     }
     static const char *const pool_names[] = {"dram", "core_link", "chip_link"};
     fputs("\n],\n\"bandwidth\":[", f);
+    int chip_pools = s->cfg.chips * SIM_POOLS_PER_CHIP;
     for (int p = 0; p < s->npools; p++) {
         const sim_pool *pl = &s->pools[p];
+        if (p >= chip_pools && !pl->bytes) continue; /* idle cores' on-chip DMA */
         double cap = (double)st->total_ps * pl->bw;
-        fprintf(f, "%s\n{\"chip\":%d,\"kind\":\"%s\",\"bytes\":%llu,\"busy_us\":%.6f,\"util_pct\":%.3f}",
-                p ? "," : "", p / SIM_POOLS_PER_CHIP, pool_names[p % SIM_POOLS_PER_CHIP],
+        int core = p - chip_pools;
+        fprintf(f, "%s\n{\"chip\":%d,", p ? "," : "",
+                p < chip_pools ? p / SIM_POOLS_PER_CHIP : core / s->cfg.cores_per_chip);
+        if (p >= chip_pools) fprintf(f, "\"core\":%d,", core);
+        fprintf(f, "\"kind\":\"%s\",\"bytes\":%llu,\"busy_us\":%.6f,\"util_pct\":%.3f}",
+                p < chip_pools ? pool_names[p % SIM_POOLS_PER_CHIP] : "onchip_dma",
                 (unsigned long long)pl->bytes, (double)pl->busy_ps / 1e6,
                 cap > 0 ? 100.0 * (double)pl->bytes / cap : 0.0);
     }
