@@ -20,6 +20,7 @@ const char *ncx_section_name(uint32_t type) {
     case NCX_SEC_HOSTGRAPH: return "hostgraph";
     case NCX_SEC_WEIGHTS: return "weights";
     case NCX_SEC_META: return "meta";
+    case NCX_SEC_RESIDENT: return "resident";
     default: return "?";
     }
 }
@@ -175,15 +176,15 @@ static nc_status parse_sections(ncx_file *f) {
         x->align = rd32(e + 32);
         order[i] = x;
         const char *tn = ncx_section_name(x->type);
-        if (x->type < NCX_SEC_IOSIG || x->type > NCX_SEC_META)
+        if (x->type < NCX_SEC_IOSIG || x->type > NCX_SEC_RESIDENT)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u: field 'type' %u is unknown", i, x->type);
         else if (rd32(e + 36) != 0)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'reserved' is not zero", i, tn);
         else if (x->align == 0 || (x->align & (x->align - 1)) || x->align > NCX_MAX_ALIGN)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'align' %u is not a power of two up to %d", i, tn,
                         x->align, NCX_MAX_ALIGN);
-        else if (x->type == NCX_SEC_WEIGHTS && x->align < NCX_WEIGHTS_ALIGN)
-            s = ncb_err(NC_ERR_PARSE, ".ncx section %u (weights): field 'align' %u, weights need %d", i, x->align,
+        else if ((x->type == NCX_SEC_WEIGHTS || x->type == NCX_SEC_RESIDENT) && x->align < NCX_WEIGHTS_ALIGN)
+            s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'align' %u, weights need %d", i, tn, x->align,
                         NCX_WEIGHTS_ALIGN);
         else if (x->offset % x->align)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'offset' %" PRIu64 " is not a multiple of its align %u",
@@ -194,15 +195,19 @@ static nc_status parse_sections(ncx_file *f) {
         else if (x->offset > f->size || x->size > f->size - x->offset)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): bytes %" PRIu64 "+%" PRIu64
                         " run past the end of the %zu-byte file", i, tn, x->offset, x->size, f->size);
-        else if (x->type != NCX_SEC_WEIGHTS && x->addr != 0)
+        else if (x->type != NCX_SEC_WEIGHTS && x->type != NCX_SEC_RESIDENT && x->addr != 0)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'addr' must be 0", i, tn);
         else if (x->type == NCX_SEC_WEIGHTS && (x->index >= f->chips || x->addr > UINT64_MAX - x->size))
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (weights): field 'index' (chip) %u or 'addr' out of range", i,
                         x->index);
+        else if (x->type == NCX_SEC_RESIDENT && (x->index >= f->cores || x->addr > UINT64_MAX - x->size))
+            s = ncb_err(NC_ERR_PARSE, ".ncx section %u (resident): field 'index' (core) %u or 'addr' out of range", i,
+                        x->index);
         else if (x->type == NCX_SEC_PROGRAM && x->index >= f->cores)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (program): field 'index' (core) %u, the file has %u cores", i,
                         x->index, f->cores);
-        else if (x->type != NCX_SEC_PROGRAM && x->type != NCX_SEC_WEIGHTS && x->index != 0)
+        else if (x->type != NCX_SEC_PROGRAM && x->type != NCX_SEC_WEIGHTS && x->type != NCX_SEC_RESIDENT &&
+                 x->index != 0)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u (%s): field 'index' must be 0", i, tn);
         else if (x->type == NCX_SEC_IOSIG && ++n_iosig > 1)
             s = ncb_err(NC_ERR_PARSE, ".ncx section %u: a second iosig section", i);
@@ -382,6 +387,10 @@ nc_status ncx_check_chip(const ncx_file *f, const chip_config *c) {
         if (s->type == NCX_SEC_WEIGHTS && s->addr + s->size > c->dram_bytes)
             return ncb_err(NC_ERR_UNSUPPORTED, ".ncx section %zu (weights): DRAM bytes %" PRIu64 "+%" PRIu64
                            " exceed the chip's %" PRIu64, i, s->addr, s->size, c->dram_bytes);
+        uint64_t sbuf = (uint64_t)c->sbuf_partitions * c->sbuf_partition_bytes;
+        if (s->type == NCX_SEC_RESIDENT && s->addr + s->size > sbuf)
+            return ncb_err(NC_ERR_UNSUPPORTED, ".ncx section %zu (resident): bytes %" PRIu64 "+%" PRIu64
+                           " exceed a core's %" PRIu64 "-byte SBUF", i, s->addr, s->size, sbuf);
     }
     for (size_t i = 0; i < f->n_tensors; i++) {
         const ncx_tensor *t = &f->tensors[i];
@@ -522,6 +531,10 @@ nc_status ncx_builder_set_host_graph(ncx_builder *b, const void *bytes, size_t s
 nc_status ncx_builder_add_weights(ncx_builder *b, uint32_t chip, uint64_t dram_addr, const void *bytes,
                                   size_t size) {
     return add_copy(b, NCX_SEC_WEIGHTS, chip, dram_addr, NCX_WEIGHTS_ALIGN, bytes, size);
+}
+
+nc_status ncx_builder_add_resident(ncx_builder *b, uint32_t core, uint64_t res_addr, const void *bytes, size_t size) {
+    return add_copy(b, NCX_SEC_RESIDENT, core, res_addr, NCX_WEIGHTS_ALIGN, bytes, size);
 }
 
 nc_status ncx_builder_set_meta(ncx_builder *b, const char *json, size_t size) {

@@ -33,6 +33,9 @@
  *   WEIGHTS    any number: bytes placed in chip `index`'s DRAM at `addr`;
  *              align >= 64
  *   META       at most one: UTF-8 JSON from the compiler (report, layers)
+ *   RESIDENT   any number (format 1.1): bytes placed once, when the model is
+ *              loaded, in global core `index`'s resident area (ISA_SPACE_RES)
+ *              at `addr` — weights kept on chip; align >= 64
  *
  * IOSIG: u32 count, then count entries, each
  *   u8 kind (NCX_IO_*), u8 dtype (nc_dtype), u8 ndim (<= 8), u8 0,
@@ -49,7 +52,7 @@
 #include "ncore.h"
 
 #define NCX_MAJOR 1
-#define NCX_MINOR 0
+#define NCX_MINOR 1
 #define NCX_HEADER_BYTES 256
 #define NCX_SECTION_BYTES 40
 #define NCX_MAX_SECTIONS 4096
@@ -65,6 +68,7 @@ typedef enum ncx_section_type {
     NCX_SEC_HOSTGRAPH = 3,
     NCX_SEC_WEIGHTS = 4,
     NCX_SEC_META = 5,
+    NCX_SEC_RESIDENT = 6,
 } ncx_section_type;
 const char *ncx_section_name(uint32_t type); /* "iosig", ...; "?" */
 
@@ -148,6 +152,8 @@ nc_status ncx_builder_add_tensor(ncx_builder *b, const ncx_tensor *t);
 nc_status ncx_builder_add_program(ncx_builder *b, uint32_t core, const isa_instr *prog, size_t count);
 /* Sets NCX_FEAT_HOST_FALLBACK. */
 nc_status ncx_builder_set_host_graph(ncx_builder *b, const void *bytes, size_t size);
+/* Bytes for core `core`'s resident area at res_addr (RESIDENT section). */
+nc_status ncx_builder_add_resident(ncx_builder *b, uint32_t core, uint64_t res_addr, const void *bytes, size_t size);
 nc_status ncx_builder_add_weights(ncx_builder *b, uint32_t chip, uint64_t dram_addr, const void *bytes,
                                   size_t size);
 nc_status ncx_builder_set_meta(ncx_builder *b, const char *json, size_t size);

@@ -196,7 +196,9 @@ static void test_tamper(void) {
         g[at[i]] ^= 0x20;
         char what[64];
         snprintf(what, sizeof what, "flip byte %zu", at[i]);
-        expect_bad(g, n, 0, at[i] == 6 ? "field 'version' 1.32" : "field 'sha256' does not match", what);
+        char ver[64];
+        snprintf(ver, sizeof ver, "field 'version' %d.%d", NCX_MAJOR, NCX_MINOR ^ 0x20);
+        expect_bad(g, n, 0, at[i] == 6 ? ver : "field 'sha256' does not match", what);
         free(g);
     }
     free(f);
@@ -276,7 +278,9 @@ static void m_prog_instr(uint8_t *f, size_t n) {
 
 static void test_structure(void) {
     structural(m_magic, "field 'magic' is not \"NCX1\"", "magic");
-    structural(m_major, "field 'version' 2.0, this build reads 1.0 to 1.0", "major");
+    char major[96];
+    snprintf(major, sizeof major, "field 'version' 2.%d, this build reads 1.0 to 1.%d", NCX_MINOR, NCX_MINOR);
+    structural(m_major, major, "major");
     structural(m_hdr_bytes, "field 'header_bytes' 512", "header bytes");
     structural(m_features, "field 'features' has bits 0x80 unknown", "features");
     structural(m_feat_host, "lacks host-fallback but the file has a hostgraph", "feature host");
@@ -345,7 +349,37 @@ static void test_check_chip(void) {
     free(f);
 }
 
+/* RESIDENT sections: bytes for one core's resident area. */
+static void test_resident(void) {
+    ncx_builder *b;
+    isa_instr end = {.op = ISA_OP_END};
+    uint8_t *f;
+    size_t n;
+    ncx_file *x;
+    CHECK(ncx_builder_create(&b) == NC_OK);
+    CHECK(ncx_builder_set_target(b, "inf1", 1, 2) == NC_OK);
+    CHECK(ncx_builder_add_program(b, 0, &end, 1) == NC_OK && ncx_builder_add_program(b, 1, &end, 1) == NC_OK);
+    CHECK(ncx_builder_add_resident(b, 1, 4096, weights, sizeof weights) == NC_OK);
+    CHECK(ncx_builder_finish(b, &f, &n) == NC_OK);
+    ncx_builder_free(b);
+    CHECK(ncx_load_bytes(f, n, 0, &x) == NC_OK);
+    const ncx_section *r = ncx_find(x, NCX_SEC_RESIDENT, 1);
+    CHECK(r && r->addr == 4096 && r->size == sizeof weights && memcmp(ncx_section_data(x, r), weights, 1000) == 0);
+    chip_config chip;
+    CHECK(chip_preset("inf1", &chip) == NC_OK && ncx_check_chip(x, &chip) == NC_OK);
+    chip.sbuf_partition_bytes = 32; /* 4 KiB of SBUF: the section does not fit */
+    CHECK(ncx_check_chip(x, &chip) == NC_ERR_UNSUPPORTED && strstr(ncb_errmsg(), "(resident)"));
+    ncx_free(x);
+    /* A resident section for a core the file does not have. */
+    int k = sec(f, NCX_SEC_RESIDENT, 1);
+    wr32(entry(f, k) + 4, 2);
+    rehash(f, n);
+    expect_bad(f, n, 0, "(resident): field 'index' (core) 2", "resident core");
+    free(f);
+}
+
 int main(void) {
+    test_resident();
     test_check_chip();
     for (size_t i = 0; i < sizeof weights; i++) weights[i] = (uint8_t)(i * 7);
     test_round_trip();
