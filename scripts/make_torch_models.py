@@ -68,12 +68,12 @@ def gelu(x):
 class Encoder(torch.nn.Module):
     """BERT-like: a stack of post-norm encoder layers with GELU FFNs."""
 
-    def __init__(self):
+    def __init__(self, d_model=384, layers=6):
         super().__init__()
         layer = torch.nn.TransformerEncoderLayer(
-            d_model=384, nhead=12, dim_feedforward=1536, dropout=0.0,
+            d_model=d_model, nhead=12, dim_feedforward=4 * d_model, dropout=0.0,
             activation=gelu, batch_first=True)
-        self.encoder = torch.nn.TransformerEncoder(layer, num_layers=6,
+        self.encoder = torch.nn.TransformerEncoder(layer, num_layers=layers,
                                                    enable_nested_tensor=False)
         # The stack starts as deep copies of one layer; give every layer its
         # own weights (else the exporter shares one set of initializers).
@@ -91,6 +91,13 @@ def encoder():
     return Encoder(), torch.randn(1, 128, 384), ["input"], ["output"]
 
 
+def bert_base():
+    """BERT-base's encoder shape (12 layers, d 768, 12 heads, FFN 3072, seq
+    128): the published Inf1 BERT-base figures are for this network; the
+    embeddings (a table lookup) are left out."""
+    return Encoder(768, 12), torch.randn(1, 128, 768), ["input"], ["output"]
+
+
 MODELS = {
     "resnet50": cnn(torchvision.models.resnet50),
     "mobilenet_v2": cnn(torchvision.models.mobilenet_v2),
@@ -98,6 +105,7 @@ MODELS = {
     "efficientnet_b0": cnn(torchvision.models.efficientnet_b0),
     "densenet121": cnn(torchvision.models.densenet121),
     "bert_encoder": encoder,
+    "bert_base": bert_base,
 }
 
 

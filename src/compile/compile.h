@@ -10,15 +10,28 @@
  *              model per host partition, concatenated; the meta gives each
  *              one's offset and size), META (partitions, layers, report).
  *
- * Memory model. Every tensor a chip partition reads or writes lives in DRAM
- * in its ONNX layout (row-major) and dtype (f32), one address per tensor,
- * never reused, so host partitions read and write it as plain bytes.
- * Weights are DRAM-resident in the compute dtype and streamed into SBUF per
- * layer. SBUF is cut into fixed regions (cc_lower.c): two weight regions
- * used alternately by consecutive layers, two moving-tile slots (double
- * buffering), epilogue slots; PSUM into 2 KiB accumulation slots used round
- * robin. Queues synchronise through one semaphore per queue that counts its
- * completed instructions (see lower.c). */
+ * Memory model. Tensors keep their ONNX layout (row-major) and dtype (f32).
+ * Those that live and die inside one chip partition go to the core's
+ * resident area (ISA_SPACE_RES: the SBUF beyond the tile slots), placed by
+ * liveness so dead tensors' bytes are reused, when they fit; every other
+ * tensor (model inputs and outputs, tensors the host reads or writes) lives
+ * in DRAM at its own address. Weights are in DRAM in the compute dtype and
+ * streamed into SBUF per layer; in a pipeline each core's weights are in its
+ * resident area instead, put there once at load. The tile slots (lower.c):
+ * two weight regions used alternately by consecutive layers, two moving-tile
+ * slots (double buffering), epilogue slots, CC_WORK_BYTES per partition by
+ * default; PSUM into 2 KiB accumulation slots used round robin. Queues
+ * synchronise through one semaphore per queue that counts its completed
+ * instructions (see lower.c); pipeline stages through two more (compile.c).
+ *
+ * Pipeline (pipeline_cores): the one chip partition's layers are split into
+ * stages (pipeline.c), stage s lowered for core s: it waits for its inputs
+ * (semaphore SEM_RECV), runs its layers, returns a credit to core s-1
+ * (SEM_CREDIT) once it has read what came in, and sends the tensors crossing
+ * the next cut into core s+1's resident area after that core's credit for
+ * the previous request. A request stream runs these programs once per
+ * request (the simulator's streams offset each WAIT by the signals one
+ * iteration adds). */
 #ifndef NC_COMPILE_COMPILE_H
 #define NC_COMPILE_COMPILE_H
 
@@ -42,11 +55,16 @@ typedef struct cc_options {
     const char *name;     /* model name, NULL = graph name */
     int n_inputs;         /* static input shapes (by name, NULL name = index) */
     const nc_tensor_info *inputs;
-    /* Plan a NeuronCore Pipeline over the chip layers: 0 = no, -1 = auto
-     * (the fewest cores that fit), N = N cores. Planning only: the program
-     * is still one core's. */
+    /* A NeuronCore Pipeline over the chip layers: 0 = no, -1 = auto (the
+     * fewest cores that fit), N = N cores: one program per core, weights
+     * resident (RESIDENT sections), stage outputs sent core to core. */
     int pipeline_cores;
+    bool no_resident; /* keep every activation in DRAM (the first memory model) */
 } cc_options;
+
+/* SBUF bytes per partition the tile slots get by default (more if a layer
+ * needs them); the rest of the SBUF is the resident area. */
+#define CC_WORK_BYTES (48u * 1024u)
 
 typedef struct cc_part {
     bool chip;
@@ -63,6 +81,8 @@ typedef struct cc_result {
     cc_part *parts;
     int64_t instructions, instr_engine[4], instr_sync; /* by isa_engine; WAIT/SIGNAL/END apart */
     uint64_t weight_bytes, sbuf_peak;
+    uint64_t res_bytes; /* resident-area bytes a core's program uses (activations, resident weights) */
+    int pipe_cores;     /* > 0: the artifact is a NeuronCore Pipeline over this many cores */
     int n_inputs, n_outputs;
     nc_tensor_info *inputs, *outputs; /* names owned (char *) */
     pipe_plan *pipe; /* the pipeline plan (owned), NULL unless asked for */

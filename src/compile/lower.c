@@ -81,6 +81,8 @@ struct cc_lower {
     region w_rg[2], bias_rg[2], mov_rg[2], out_rg[N_OUT], z_rg[2], tmp_rg[2], psum_rg[MAX_PSUM];
     int npsum, wsel, msel, osel, zsel, tsel, psel;
     region *dram_rg; /* per value (by alias root) */
+    int (*reuse)[2]; /* (v, u): v's resident bytes were u's (cc_lower_reuses) */
+    size_t nreuse, capreuse;
     int *root;       /* alias root of each value */
     uint64_t *caddr; /* DRAM address of a constant's f32 copy, or CC_NO_ADDR */
     int64_t tensors_cast;
@@ -225,10 +227,12 @@ static isa_ap ap_on(int space, int dt, int part, int P, int n1, int n2, uint32_t
 static isa_ap ap_flat(int space, int dt, int part, int P, int F, uint64_t off) {
     return ap_on(space, dt, part, P, 1, F, (uint32_t)F, 1, off);
 }
+/* A linear operand: DRAM, or the resident area for a CC_RES_BIT address. */
 static isa_ap ap_dram(int dt, uint64_t addr, int n0, int n1, int n2, uint64_t s0, uint64_t s1, uint64_t s2) {
     isa_ap a;
     memset(&a, 0, sizeof a);
-    a.space = ISA_SPACE_DRAM;
+    a.space = addr & CC_RES_BIT ? ISA_SPACE_RES : ISA_SPACE_DRAM;
+    addr &= ~CC_RES_BIT;
     a.dtype = (uint8_t)dt;
     a.n[0] = (uint16_t)n0;
     a.n[1] = (uint16_t)n1;
@@ -259,19 +263,36 @@ static void dma(cc_lower *L, int op, isa_ap dst, isa_ap src, region *rd, int rmo
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
+/* Fixed SBUF bytes per partition: epilogue, residual and temporary slots,
+ * biases. */
+#define FIXED_BYTES ((N_OUT + 4) * SLOT_BYTES + 2 * BIAS_BYTES)
+#define BIAS_BYTES 1024u
+#define MIN_MOV 8192u
+
+/* Per-partition bytes of the largest weight region (all K tiles of one N
+ * tile) and moving slot any node of g needs. */
+static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, uint64_t *w, uint64_t *mov);
+
+uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g) {
+    uint64_t w, mov;
+    tile_needs(chip, cast == CC_CAST_NONE ? NC_DTYPE_F32 : cast_dtype, g, &w, &mov);
+    return FIXED_BYTES + 2 * w + 2 * mov;
+}
+
 nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
-                          const uint64_t *addr, cc_blob *weights, cc_lower **out) {
+                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, cc_lower **out) {
     *out = NULL;
     if (chip->dma_queues < 2 || 3 + chip->dma_queues > ISA_NUM_SEMS)
         return ncb_err(NC_ERR_UNSUPPORTED, "compile: chip '%s' needs 2..%d DMA queues, has %d", chip->name,
                        ISA_NUM_SEMS - 3, chip->dma_queues);
-    uint64_t B = chip->sbuf_partition_bytes;
-    if (B < 64 * 1024 || chip->psum_partition_bytes < SLOT_BYTES)
+    uint64_t B = work_bytes && work_bytes < chip->sbuf_partition_bytes ? work_bytes : chip->sbuf_partition_bytes;
+    uint64_t need = cc_lower_min_work(chip, cast, cast_dtype, g);
+    if (B < need || chip->psum_partition_bytes < SLOT_BYTES)
         return ncb_err(NC_ERR_UNSUPPORTED,
-                       "compile: chip '%s' has %llu SBUF bytes and %llu PSUM bytes per partition; the "
-                       "compiler needs at least 65536 and %u",
+                       "compile: chip '%s': the tile slots get %llu SBUF bytes per partition and %llu PSUM bytes; "
+                       "this model needs at least %llu and %u",
                        chip->name, (unsigned long long)B, (unsigned long long)chip->psum_partition_bytes,
-                       SLOT_BYTES);
+                       (unsigned long long)need, SLOT_BYTES);
     cc_lower *L = calloc(1, sizeof *L);
     if (!L) return ncb_err(NC_ERR_NOMEM, "compile: lowering state");
     L->chip = *chip;
@@ -292,12 +313,17 @@ nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype,
     for (int i = 0; i < N_OUT; i++, off += SLOT_BYTES) L->out_off[i] = off;
     for (int i = 0; i < 2; i++, off += SLOT_BYTES) L->z_off[i] = off;
     for (int i = 0; i < 2; i++, off += SLOT_BYTES) L->tmp_off[i] = off;
-    L->bias_size = 1024;
+    L->bias_size = BIAS_BYTES;
     for (int i = 0; i < 2; i++, off += L->bias_size) L->bias_off[i] = off;
+    /* The rest in quarters, but the weight regions at least as large as the
+     * largest layer needs (the moving slots shrink to match). */
+    uint64_t wneed, movneed;
+    tile_needs(chip, L->cdt, g, &wneed, &movneed);
     uint64_t quarter = ((B - off) / 4) & ~(uint64_t)63;
-    L->w_size = L->mov_size = quarter;
-    for (int i = 0; i < 2; i++, off += quarter) L->w_off[i] = off;
-    for (int i = 0; i < 2; i++, off += quarter) L->mov_off[i] = off;
+    L->w_size = quarter > wneed ? quarter : (wneed + 63) & ~(uint64_t)63;
+    L->mov_size = ((B - off - 2 * L->w_size) / 2) & ~(uint64_t)63;
+    for (int i = 0; i < 2; i++, off += L->w_size) L->w_off[i] = off;
+    for (int i = 0; i < 2; i++, off += L->mov_size) L->mov_off[i] = off;
     L->npsum = (int)(chip->psum_partition_bytes / SLOT_BYTES);
     if (L->npsum > MAX_PSUM) L->npsum = MAX_PSUM;
     L->dram_rg = calloc((size_t)g->n_values, sizeof *L->dram_rg);
@@ -317,6 +343,7 @@ nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype,
 
 void cc_lower_free(cc_lower *L) {
     if (!L) return;
+    free(L->reuse);
     free(L->code);
     free(L->layer_of);
     free(L->dram_rg);
@@ -698,6 +725,46 @@ static bool bcast_plan(const ir_graph *g, const ir_node *n, bplan *p) {
 }
 
 static bool slice_plan(const ir_graph *g, const ir_node *n, int64_t *start, int64_t *step);
+
+static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, uint64_t *w, uint64_t *mov) {
+    size_t es = isa_dtype_size(cdt);
+    int64_t R = chip->te_rows, C = chip->te_cols;
+    *w = 0;
+    *mov = MIN_MOV;
+    char buf[160];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (cc_lower_check(g, i, buf, sizeof buf)) continue; /* a host node */
+        const char *op = n->op_type;
+        int64_t Kt = 0, N = 0, m = 0;
+        if (!strcmp(op, "Conv") || !strcmp(op, "FusedConv")) {
+            conv_geo c;
+            conv_plan p;
+            if (!conv_geometry(g, n, &c)) continue;
+            conv_plan_of(&c, (int)R, (int)C, 0, UINT32_MAX, es, &p);
+            Kt = p.Kt;
+            if (p.gb == 1 && c.KH * c.KW * ((p.Cg + R - 1) / R) > Kt) Kt = c.KH * c.KW * ((p.Cg + R - 1) / R);
+            N = p.gb * p.Og;
+        } else if (!strcmp(op, "Gemm") || !strcmp(op, "FusedGemm") || !strcmp(op, "MatMul")) {
+            const ir_value *B = &g->values[n->in[1]], *Y = &g->values[n->out[0]];
+            bool tB = strcmp(op, "MatMul") && ir_attr_int(n, "transB", 0);
+            Kt = ((tB ? B->dims[B->ndim - 1] : B->dims[B->ndim - 2]) + R - 1) / R;
+            N = Y->dims[Y->ndim - 1];
+        } else if (!strcmp(op, "Softmax") || !strncmp(op, "Reduce", 6)) {
+            int64_t rows, cols;
+            if (last_axis(g, n, &rows, &cols)) m = cols * 4;
+        } else if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
+            const ir_value *X = &g->values[n->in[0]];
+            const int64_t *ks = NULL;
+            if (ir_attr_ints(n, "kernel_shape", &ks) == 2 && X->ndim == 4) m = (X->dims[3] + 2 * ks[1]) * 4 * 2 * ks[0];
+        }
+        uint64_t wn = (uint64_t)(Kt * (N < C ? N : C)) * es;
+        if (wn > *w) *w = wn;
+        if ((uint64_t)m > *mov) *mov = (uint64_t)m;
+    }
+    *w = (*w + 63) & ~(uint64_t)63;
+    *mov = (*mov + 63) & ~(uint64_t)63;
+}
 
 const char *cc_lower_check(const ir_graph *g, int i, char *buf, size_t cap) {
     const ir_node *n = &g->nodes[i];
@@ -1889,6 +1956,14 @@ nc_status cc_lower_node(cc_lower *L, int node, uint32_t layer) {
     const char *op = n->op_type;
     L->layer = layer;
     nc_status st = NC_OK;
+    for (size_t k = 0; k < L->nreuse; k++) /* outputs taking over dead values' resident bytes */
+        for (int o = 0; o < n->n_out; o++)
+            if (n->out[o] >= 0 && L->reuse[k][0] == L->root[n->out[o]]) {
+                region *r = &L->dram_rg[L->reuse[k][0]], *u = &L->dram_rg[L->reuse[k][1]];
+                dep_max(&r->base, &u->rd);
+                dep_max(&r->base, &u->wr);
+                dep_max(&r->base, &u->base);
+            }
     if (!strcmp(n->domain, "ncore") ? false : IN_LIST(op, alias_ops)) {
         L->root[n->out[0]] = L->root[n->in[0]];
     } else if (!strcmp(op, "Conv") || !strcmp(op, "FusedConv")) {
@@ -1917,4 +1992,105 @@ nc_status cc_lower_node(cc_lower *L, int node, uint32_t layer) {
     if (st == NC_OK && L->oom) st = ncb_err(NC_ERR_NOMEM, "compile: program of %zu instructions", L->n);
     if (st != NC_OK) return ir_node_err(n, st, "%s", ncb_errmsg());
     return NC_OK;
+}
+
+/* ---- resident values and cross-core transfers ------------------------------- */
+
+int cc_lower_queues(const chip_config *chip) { return 3 + chip->dma_queues; }
+
+void cc_lower_reuses(cc_lower *L, int v, int u) {
+    if (L->nreuse == L->capreuse) {
+        size_t cap = L->capreuse ? L->capreuse * 2 : 64;
+        int(*r)[2] = realloc(L->reuse, cap * sizeof *r);
+        if (!r) {
+            L->oom = true;
+            return;
+        }
+        L->reuse = r;
+        L->capreuse = cap;
+    }
+    L->reuse[L->nreuse][0] = v;
+    L->reuse[L->nreuse][1] = u;
+    L->nreuse++;
+}
+
+void cc_lower_wait_all(cc_lower *L, int sem, uint32_t value) {
+    for (int q = 0; q < L->nq; q++) {
+        isa_instr w = mk(ISA_OP_WAIT);
+        w.sem = (uint16_t)sem;
+        w.imm = value;
+        push(L, w, q, false);
+    }
+}
+
+/* A transfer between resident areas: DMA_SEND of n bytes on queue q, as
+ * rows of 64 KiB; the last signals sem on the destination (-1: none). */
+static void send_bytes(cc_lower *L, int q, uint64_t src, int dst_core, uint64_t dst, uint64_t bytes, int sem) {
+    const uint64_t row = 16384; /* elements per row: rows of 64 KiB */
+    uint64_t elems = bytes / 4;
+    while (elems) {
+        uint64_t rows = elems / row, cols = row;
+        if (rows == 0) {
+            rows = 1;
+            cols = elems;
+        }
+        if (rows > 65535) rows = 65535;
+        uint64_t n = rows * cols;
+        isa_instr in = mk(ISA_OP_DMA_SEND);
+        in.src[0] = ap_dram(NC_DTYPE_F32, CC_RES_BIT | src, (int)rows, 1, (int)cols, cols, cols, 1);
+        in.dst = ap_dram(NC_DTYPE_F32, CC_RES_BIT | dst, (int)rows, 1, (int)cols, cols, cols, 1);
+        in.dst.core = (uint8_t)(dst_core + 1);
+        elems -= n;
+        src += n * 4;
+        dst += n * 4;
+        if (!elems && sem >= 0) { /* the last one signals the receiver (the queue is in order) */
+            in.flags = ISA_F_SIGNAL;
+            in.sem = (uint16_t)sem;
+        }
+        push(L, in, q, false);
+    }
+}
+
+nc_status cc_lower_send(cc_lower *L, const int *vs, const uint64_t *dst_addr, int n, int dst_core, int sem,
+                        int credit_sem, uint32_t credit_value) {
+    int q = L->nq - 1; /* one queue: transfers complete in order, the last signal covers all */
+    for (int k = 0; k < n; k++) {
+        uint64_t addr;
+        region *rg;
+        NCB_TRY(dram_of(L, vs[k], &addr, &rg));
+        const ir_value *x = val(L, vs[k]);
+        if (!(addr & CC_RES_BIT) || x->dtype != NC_DTYPE_F32)
+            return ncb_err(NC_ERR_INTERNAL, "compile: stage output '%s' is not a resident f32 tensor", x->name);
+        if (rg) wait_dep(L, q, &rg->wr);
+        if (k == 0 && credit_sem >= 0) {
+            isa_instr w = mk(ISA_OP_WAIT);
+            w.sem = (uint16_t)credit_sem;
+            w.imm = credit_value;
+            push(L, w, q, false);
+        }
+        send_bytes(L, q, addr & ~CC_RES_BIT, dst_core, dst_addr[k], (uint64_t)numel(x) * 4, k == n - 1 ? sem : -1);
+    }
+    /* A fence on this queue: nothing later overwrites them before they left. */
+    isa_instr f = mk(ISA_OP_NOP);
+    push(L, f, q, true);
+    for (int k = 0; k < n; k++) {
+        uint64_t addr;
+        region *rg;
+        if (dram_of(L, vs[k], &addr, &rg) == NC_OK && rg) rg->rd.c[q] = L->sig[q];
+    }
+    return NC_OK;
+}
+
+void cc_lower_credit(cc_lower *L, const int *vs, int n, int dst_core, uint64_t dst_addr, int sem) {
+    int q = L->nq - 1;
+    uint64_t addr = 0;
+    for (int k = 0; k < n; k++) {
+        region *rg;
+        if (dram_of(L, vs[k], &addr, &rg) != NC_OK) return;
+        if (rg) {
+            wait_dep(L, q, &rg->rd);
+            wait_dep(L, q, &rg->wr);
+        }
+    }
+    send_bytes(L, q, addr & ~CC_RES_BIT, dst_core, dst_addr, 4, sem);
 }

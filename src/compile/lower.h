@@ -6,6 +6,9 @@
 #include "isa/isa.h"
 
 #define CC_NO_ADDR UINT64_MAX
+/* An address with this bit set is in the core's resident area (RES), the
+ * rest of the address its offset there; without it, DRAM. */
+#define CC_RES_BIT (1ull << 62)
 
 /* Weight blob: bytes placed in DRAM from address 0 upwards. */
 typedef struct cc_blob {
@@ -18,11 +21,35 @@ uint64_t cc_blob_add(cc_blob *b, const void *bytes, size_t n);
 
 typedef struct cc_lower cc_lower;
 
-/* addr[v] is the DRAM address of value v of g (CC_NO_ADDR if none); the
- * lowering reads it for every non-constant input and output. Constants are
- * converted and appended to *weights. */
+/* addr[v] is the address of value v of g (DRAM or CC_RES_BIT | RES
+ * offset; CC_NO_ADDR if none); the lowering reads it for every non-constant
+ * input and output. Constants are converted and appended to *weights (whose
+ * base may be a RES address: weights kept on chip). work_bytes: the SBUF
+ * bytes per partition the lowering's tile slots may use (0 = all of it); the
+ * rest of the SBUF is the resident area. */
 nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
-                          const uint64_t *addr, cc_blob *weights, cc_lower **out);
+                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, cc_lower **out);
+/* The smallest work_bytes cc_lower_create accepts for g. */
+uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g);
+/* Value v's bytes were value u's before (a reused resident range): whoever
+ * first writes v waits until u's readers and writers are done. Both are
+ * alias roots inside the current partition; u must be dead by then. */
+void cc_lower_reuses(cc_lower *L, int v, int u);
+/* Every queue waits until semaphore sem reaches value (a cross-core input). */
+void cc_lower_wait_all(cc_lower *L, int sem, uint32_t value);
+/* Send values vs[0..n) (alias roots with RES addresses, each once fully
+ * written) to global core dst_core's RES at dst_addr[k], one after another
+ * on one DMA queue; the last transfer signals sem on that core. If
+ * credit_sem >= 0 the sends first wait until this core's semaphore
+ * credit_sem reaches credit_value. */
+nc_status cc_lower_send(cc_lower *L, const int *vs, const uint64_t *dst_addr, int n, int dst_core, int sem,
+                        int credit_sem, uint32_t credit_value);
+/* Once every reader so far of values vs[0..n) is done (sends included),
+ * signal semaphore sem of global core dst_core with a 4-byte send into its
+ * RES at dst_addr. */
+void cc_lower_credit(cc_lower *L, const int *vs, int n, int dst_core, uint64_t dst_addr, int sem);
+/* Semaphores the lowering's queues own: 0 .. cc_lower_queues(chip) - 1. */
+int cc_lower_queues(const chip_config *chip);
 void cc_lower_free(cc_lower *L);
 /* Start a chip partition: semaphores and SBUF contents start from zero. */
 void cc_lower_begin(cc_lower *L);

@@ -40,19 +40,28 @@ static void layer_name(const pipe_layer *l, int i, char *buf, size_t cap) {
     else snprintf(buf, cap, "#%d", i);
 }
 
-/* The fewest stages whose weights + working sets fit (each layer fits). */
+/* The fewest stages whose weights + working sets fit, packing the runs of
+ * layers that may not be cut whole (each run fits: check_layers). */
 static int min_fitting_stages(const pipe_layer *L, int n, uint64_t cap) {
     int stages = 1;
     uint64_t w = 0, ws = 0;
-    for (int i = 0; i < n; i++) {
-        uint64_t nw = w + L[i].weight_bytes, nws = ws > L[i].working_bytes ? ws : L[i].working_bytes;
+    for (int i = 0; i < n;) {
+        uint64_t rw = 0, rws = 0;
+        int j = i;
+        for (; j < n; j++) {
+            rw += L[j].weight_bytes;
+            if (L[j].working_bytes > rws) rws = L[j].working_bytes;
+            if (!L[j].no_cut) break;
+        }
+        uint64_t nw = w + rw, nws = ws > rws ? ws : rws;
         if (nw + nws > cap) {
             stages++;
-            nw = L[i].weight_bytes;
-            nws = L[i].working_bytes;
+            nw = rw;
+            nws = rws;
         }
         w = nw;
         ws = nws;
+        i = j + 1;
     }
     return stages;
 }
@@ -74,6 +83,29 @@ static nc_status check_layers(const pipe_layer *L, int n, uint64_t cap, uint64_t
                            (unsigned long long)L[i].weight_bytes, (unsigned long long)L[i].working_bytes,
                            (unsigned long long)cap, cap / MIB);
         *total_w += L[i].weight_bytes;
+    }
+    /* runs that may not be cut */
+    for (int i = 0; i < n;) {
+        uint64_t w = 0, ws = 0;
+        int j = i;
+        for (; j < n; j++) {
+            w += L[j].weight_bytes;
+            if (L[j].working_bytes > ws) ws = L[j].working_bytes;
+            if (!L[j].no_cut) break;
+        }
+        if (j >= n) j = n - 1;
+        if (w + ws > cap) {
+            char a[128], b[128];
+            layer_name(&L[i], i, a, sizeof a);
+            layer_name(&L[j], j, b, sizeof b);
+            return ncb_err(NC_ERR_LIMIT,
+                           "pipeline: layers %d..%d ('%s' .. '%s') cannot be split (more than one tensor crosses "
+                           "every cut between them) and need %llu bytes of SBUF (weights %llu + working set %llu); "
+                           "one core holds %llu bytes (%.1f MiB)",
+                           i, j, a, b, (unsigned long long)(w + ws), (unsigned long long)w, (unsigned long long)ws,
+                           (unsigned long long)cap, cap / MIB);
+        }
+        i = j + 1;
     }
     return NC_OK;
 }
@@ -99,11 +131,13 @@ static nc_status balance(const pipe_layer *L, int n, const chip_config *c, uint6
             double b = INFINITY, t = 0;
             int arg = -1;
             uint64_t w = 0, ws = 0;
-            for (int i = j - 1; i >= k - 1; i--) {
+            bool end_ok = j == n || !L[j - 1].no_cut;
+            for (int i = j - 1; i >= k - 1 && end_ok; i--) {
                 w += L[i].weight_bytes;
                 if (L[i].working_bytes > ws) ws = L[i].working_bytes;
                 if (w + ws > cap) break; /* longer stages only grow */
                 t += L[i].time_ns;
+                if (i > 0 && L[i - 1].no_cut) continue; /* the stage may not start here */
                 double prev = best[(size_t)(k - 1) * cols + i];
                 if (isinf(prev)) continue;
                 double cost = t + recv_ns(c, s, i > 0 ? L[i - 1].out_bytes : 0);

@@ -32,6 +32,8 @@ typedef struct pipe_layer {
     uint64_t working_bytes; /* largest live activation tile set in SBUF */
     double time_ns;         /* modeled compute time */
     uint64_t out_bytes;     /* output activations sent to the next layer */
+    bool no_cut;            /* a stage may not end after this layer (more than
+                               one tensor would cross to the next core) */
 } pipe_layer;
 
 typedef struct pipe_stage {
@@ -60,8 +62,9 @@ typedef struct pipe_plan {
  * the bottleneck stage time. Errors (message with the numbers):
  *   NC_ERR_INVALID_ARG  bad arguments; n_cores above the system's cores or
  *                       above the number of layers
- *   NC_ERR_LIMIT        a single layer larger than one core's SBUF; n_cores
- *                       (or every allowed count, for auto) too few to fit */
+ *   NC_ERR_LIMIT        a single layer (or run of layers that may not be
+ *                       cut) larger than one core's SBUF; n_cores (or every
+ *                       allowed count, for auto) too few to fit */
 nc_status pipe_partition(const pipe_layer *layers, int n, const chip_config *cfg, int n_cores, pipe_plan *out);
 
 /* Per core: layers, weights against capacity, stage time; then the

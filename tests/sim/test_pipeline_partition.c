@@ -45,7 +45,7 @@ static void check_plan_shape(const pipe_plan *p, const pipe_layer *L, int n, con
 static void test_equal_layers(void) {
     chip_config c = preset("inf1");
     pipe_layer L[8];
-    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){"l", 1 * MiB, 256 * 1024, 100, 1024};
+    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){"l", 1 * MiB, 256 * 1024, 100, 1024, false};
     pipe_plan p;
     CHECK(pipe_partition(L, 8, &c, 4, &p) == NC_OK);
     CHECK(p.n_stages == 4 && !p.auto_cores);
@@ -63,13 +63,13 @@ static void test_skewed(void) {
     chip_config c = preset("inf1");
     double t1[] = {1, 1, 1, 1, 10, 1, 1, 1};
     pipe_layer L[8];
-    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){NULL, MiB, 0, t1[i], 0};
+    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){NULL, MiB, 0, t1[i], 0, false};
     pipe_plan p;
     CHECK(pipe_partition(L, 8, &c, 3, &p) == NC_OK);
     CHECK(near(p.bottleneck_ns, 10)); /* the heavy layer alone */
     CHECK(p.stages[1].first == 4 && p.stages[1].last == 4);
     double t2[] = {5, 1, 1, 1, 1, 1};
-    for (int i = 0; i < 6; i++) L[i] = (pipe_layer){NULL, MiB, 0, t2[i], 0};
+    for (int i = 0; i < 6; i++) L[i] = (pipe_layer){NULL, MiB, 0, t2[i], 0, false};
     CHECK(pipe_partition(L, 6, &c, 2, &p) == NC_OK);
     CHECK(near(p.bottleneck_ns, 5) && p.stages[0].last == 0);
     check_plan_shape(&p, L, 6, &c);
@@ -115,7 +115,7 @@ static void test_brute_force(void) {
         pipe_layer L[10];
         for (int i = 0; i < n; i++)
             L[i] = (pipe_layer){NULL, (uint64_t)rand() % (cap / 2), (uint64_t)rand() % (cap / 8),
-                                (double)(1 + rand() % 1000), (uint64_t)(rand() % 4096) * 1024};
+                                (double)(1 + rand() % 1000), (uint64_t)(rand() % 4096) * 1024, false};
         bf_best = INFINITY;
         bf(L, n, &c, N, 0, 0, 0);
         pipe_plan p;
@@ -137,7 +137,7 @@ static void test_auto(void) {
     chip_config c = preset("inf1"); /* 16 MiB SBUF per core, 4 cores */
     pipe_layer L[10];
     /* Five layers of 3 MiB + 0.5 MiB working set fill 15.5 MiB: two cores. */
-    for (int i = 0; i < 10; i++) L[i] = (pipe_layer){"blk", 3 * MiB, MiB / 2, 50, 4096};
+    for (int i = 0; i < 10; i++) L[i] = (pipe_layer){"blk", 3 * MiB, MiB / 2, 50, 4096, false};
     pipe_plan p;
     CHECK(pipe_partition(L, 10, &c, 0, &p) == NC_OK);
     CHECK(p.n_stages == 2 && p.auto_cores);
@@ -146,7 +146,7 @@ static void test_auto(void) {
     CHECK(pipe_partition(L, 10, &c, 3, &p) == NC_OK && p.n_stages == 3); /* more cores than needed is fine */
 
     /* Fits / does not fit: 8 layers of 6 MiB fit 2 per core, so 4 cores. */
-    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){"big", 6 * MiB, MiB, 50, 4096};
+    for (int i = 0; i < 8; i++) L[i] = (pipe_layer){"big", 6 * MiB, MiB, 50, 4096, false};
     CHECK(pipe_partition(L, 8, &c, 0, &p) == NC_OK && p.n_stages == 4);
     CHECK(pipe_partition(L, 8, &c, 4, &p) == NC_OK);
     CHECK(pipe_partition(L, 8, &c, 2, &p) == NC_ERR_LIMIT);
@@ -159,13 +159,13 @@ static void test_auto(void) {
      * 220 MB over 16 MiB cores needs 14: the rule counts parameters, not bytes,
      * and leaves headroom; the published BERT run uses 16.) */
     pipe_layer r[50];
-    for (int i = 0; i < 50; i++) r[i] = (pipe_layer){"res", 51000000 / 50, 256 * 1024, 1000, 100352};
+    for (int i = 0; i < 50; i++) r[i] = (pipe_layer){"res", 51000000 / 50, 256 * 1024, 1000, 100352, false};
     CHECK(pipe_partition(r, 50, &c, 0, &p) == NC_OK);
     CHECK_MSG(p.n_stages == 4 * (int)lround(25.5e6 / 2e7), "auto %d cores", p.n_stages);
 
     /* Auto beyond the target's cores: the error names the count and capacity. */
     pipe_layer h[12];
-    for (int i = 0; i < 12; i++) h[i] = (pipe_layer){"h", 10 * MiB, MiB, 10, 0};
+    for (int i = 0; i < 12; i++) h[i] = (pipe_layer){"h", 10 * MiB, MiB, 10, 0, false};
     CHECK(pipe_partition(h, 12, &c, 0, &p) == NC_ERR_LIMIT);
     CHECK_MSG(strstr(ncb_errmsg(), "needs at least 12 cores") && strstr(ncb_errmsg(), "64.0 MiB"), "%s",
               ncb_errmsg());
@@ -181,7 +181,7 @@ static void test_neuronlink(void) {
     c.core_link_gibps = 100;
     c.chip_link_gibps = 1;
     pipe_layer L[4];
-    for (int i = 0; i < 4; i++) L[i] = (pipe_layer){"x", MiB, 0, 1000, MiB};
+    for (int i = 0; i < 4; i++) L[i] = (pipe_layer){"x", MiB, 0, 1000, MiB, false};
     pipe_plan p;
     CHECK(pipe_partition(L, 4, &c, 4, &p) == NC_OK);
     CHECK(p.stages[1].chip == 0 && p.stages[2].chip == 1 && p.stages[3].chip == 1);
@@ -212,7 +212,7 @@ static void test_neuronlink(void) {
 static void test_errors(void) {
     chip_config c = preset("inf1");
     pipe_plan p;
-    pipe_layer L[3] = {{"a", MiB, 0, 1, 0}, {"conv_huge", 15 * MiB, 2 * MiB, 1, 0}, {"c", MiB, 0, 1, 0}};
+    pipe_layer L[3] = {{"a", MiB, 0, 1, 0, false}, {"conv_huge", 15 * MiB, 2 * MiB, 1, 0, false}, {"c", MiB, 0, 1, 0, false}};
     CHECK(pipe_partition(L, 3, &c, 0, &p) == NC_ERR_LIMIT);
     CHECK_MSG(strstr(ncb_errmsg(), "conv_huge") && strstr(ncb_errmsg(), "17825792") &&
                   strstr(ncb_errmsg(), "16777216"),
@@ -234,7 +234,7 @@ static void test_errors(void) {
     pipe_layer *h = malloc(200 * sizeof *h);
     CHECK(h != NULL);
     if (!h) return;
-    for (int i = 0; i < 200; i++) h[i] = (pipe_layer){"h", 10 * MiB, 0, 1, 0};
+    for (int i = 0; i < 200; i++) h[i] = (pipe_layer){"h", 10 * MiB, 0, 1, 0, false};
     CHECK(pipe_partition(h, 200, &big, 0, &p) == NC_ERR_LIMIT);
     CHECK_MSG(strstr(ncb_errmsg(), "too big even for 64 cores") && strstr(ncb_errmsg(), "2000.0 MiB of weights") &&
                   strstr(ncb_errmsg(), "64 cores hold 1024.0 MiB"),
@@ -242,7 +242,29 @@ static void test_errors(void) {
     free(h);
 }
 
+/* Layers marked no_cut stay in one stage with the next one (more than one
+ * tensor would cross the cut); a run too big for a core is an error. */
+static void test_no_cut(void) {
+    chip_config c = preset("inf1");
+    pipe_layer L[6];
+    for (int i = 0; i < 6; i++) L[i] = (pipe_layer){"l", 3 * MiB, MiB, 100, 1024, false};
+    L[1].no_cut = L[2].no_cut = true; /* layers 1..3 form one run */
+    for (int n = 2; n <= 4; n++) {
+        pipe_plan p;
+        CHECK(pipe_partition(L, 6, &c, n, &p) == NC_OK);
+        for (int s = 0; s + 1 < p.n_stages; s++)
+            CHECK_MSG(!L[p.stages[s].last].no_cut, "%d cores: stage %d ends after no_cut layer %d", n, s,
+                      p.stages[s].last);
+    }
+    pipe_plan p;
+    CHECK(pipe_partition(L, 6, &c, 0, &p) == NC_OK && p.n_stages == 2); /* 4 x 3 MiB + 1 MiB fits one core */
+    for (int i = 0; i < 6; i++) L[i].no_cut = i < 5; /* one run of 18 MiB of weights */
+    CHECK(pipe_partition(L, 6, &c, 0, &p) == NC_ERR_LIMIT);
+    CHECK(strstr(ncb_errmsg(), "cannot be split") != NULL);
+}
+
 int main(void) {
+    test_no_cut();
     test_equal_layers();
     test_skewed();
     test_brute_force();
