@@ -445,7 +445,7 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  * pipe_layers, partitioned over `cores` cores (-1 = auto). Per layer:
  *   weights  the bytes the lowering put in the weight blob for it: the
  *            compute dtype after auto-cast (bf16 by default);
- *   working  the tile slots (work_total bytes) plus every tensor live while
+ *   working  the tile slots it needs plus every tensor live while
  *            it runs (its inputs and outputs included), all in the resident
  *            area;
  *   time     a per-node cost, not a simulation: tensor-engine ops MACs /
@@ -454,8 +454,8 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  *            over the on-chip DMA bandwidth (activations stay on chip);
  *            weights are resident, so not charged;
  *   output   the tensors crossing the cut after it (no_cut if too many). */
-static nc_status plan_pipeline(const ir_graph *g, const chip_config *chip, int cores, const int *layer_node,
-                               const uint64_t *layer_w, int n, uint64_t work_total, const cut_info *cut,
+static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chip_config *chip, int cores,
+                               const int *layer_node, const uint64_t *layer_w, int n, const cut_info *cut,
                                pipe_plan **out) {
     if (n == 0) return ncb_err(NC_ERR_UNSUPPORTED, "compile: --pipeline-cores: no layer of the model runs on the chip");
     pipe_layer *pl = calloc((size_t)n, sizeof *pl);
@@ -475,7 +475,9 @@ static nc_status plan_pipeline(const ir_graph *g, const chip_config *chip, int c
         uint64_t act = activation_bytes(g, i);
         pl[l].name = nd->name;
         pl[l].weight_bytes = layer_w[l];
-        pl[l].working_bytes = work_total + cut[i].live;
+        cc_span one = {i, i};
+        uint64_t slots = cc_lower_min_work(chip, o->auto_cast, o->cast_dtype, g, &one) * chip->sbuf_partitions;
+        pl[l].working_bytes = slots + cut[i].live;
         pl[l].time_ns = (tensor_engine_op(nd->op_type) ? flops / 2 / te_per_ns : flops / vec_per_ns) +
                         (double)act / local_per_ns;
         pl[l].out_bytes = cut[i].bytes;
@@ -581,6 +583,9 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
     for (int v = 0; v < nv; v++) sa[v] = dram_root[alias[v]] ? dram[alias[v]] : CC_NO_ADDR;
     for (int k = 0; k < me->n_in; k++) sa[me->in[k]] = CC_RES_BIT | me->in_addr[k];
     me->scratch = me->recv_bytes;
+    /* the stage's tile slots: only as large as its own layers need */
+    cc_span span = {me->first_node, me->last_node};
+    work = cc_lower_min_work(chip, o->auto_cast, o->cast_dtype, g, &span);
     uint64_t base = me->scratch + 64, cap = (chip->sbuf_partition_bytes - work) * (uint64_t)chip->sbuf_partitions;
     for (int v = 0; v < nv; v++)
         cand[v] = alias[v] == v && !in_set(me->in, me->n_in, v) && !dram_root[v] &&
@@ -611,7 +616,7 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
     for (int v = 0; v < nv; v++)
         if (alias[v] != v) sa[v] = sa[alias[v]];
     me->w.base = CC_RES_BIT | ((me->act_high + 63) & ~(uint64_t)63);
-    if ((st = cc_lower_create(chip, o->auto_cast, o->cast_dtype, g, sa, &me->w, work, &L)) != NC_OK) goto out;
+    if ((st = cc_lower_create(chip, o->auto_cast, o->cast_dtype, g, sa, &me->w, work, &span, &L)) != NC_OK) goto out;
     for (size_t k = 0; k < npr; k++) cc_lower_reuses(L, pr[k][0], pr[k][1]);
     /* The credit goes after the last reader of what came in; after the sends
      * if something is passed on. */
@@ -843,7 +848,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     /* Tensors that live and die inside one chip partition go to the resident
      * area when they fit (by liveness); the rest, and every tensor the host
      * or the caller sees, to DRAM. */
-    uint64_t work = cc_lower_min_work(&res->chip, o->auto_cast, o->cast_dtype, g);
+    uint64_t work = cc_lower_min_work(&res->chip, o->auto_cast, o->cast_dtype, g, NULL);
     if (work < CC_WORK_BYTES) work = CC_WORK_BYTES;
     if (work > res->chip.sbuf_partition_bytes) work = res->chip.sbuf_partition_bytes;
     uint64_t res_cap = (res->chip.sbuf_partition_bytes - work) * (uint64_t)res->chip.sbuf_partitions;
@@ -902,7 +907,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         }
     }
     /* 3. lower the chip partitions, write the host ones as ONNX models. */
-    if ((st = cc_lower_create(&res->chip, o->auto_cast, o->cast_dtype, g, addr, &blob, work, &L)) != NC_OK) goto done;
+    if ((st = cc_lower_create(&res->chip, o->auto_cast, o->cast_dtype, g, addr, &blob, work, NULL, &L)) != NC_OK)
+        goto done;
     for (size_t k = 0; k < n_reuse; k++) cc_lower_reuses(L, reuse[k][0], reuse[k][1]);
     uint32_t nlayers = 0;
     for (int p = 0; p < np; p++) {
@@ -999,8 +1005,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         for (int cores = o->pipeline_cores;;) {
             free(res->pipe);
             res->pipe = NULL;
-            if ((st = plan_pipeline(g, &res->chip, cores, layer_node, layer_w, (int)nlayers,
-                                    work * res->chip.sbuf_partitions, cut, &res->pipe)) != NC_OK)
+            if ((st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, &res->pipe)) !=
+                NC_OK)
                 goto done;
             int N = res->pipe->n_stages;
             stage_code_free(sc, n_sc);

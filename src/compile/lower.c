@@ -267,26 +267,29 @@ static void dma(cc_lower *L, int op, isa_ap dst, isa_ap src, region *rd, int rmo
  * biases. */
 #define FIXED_BYTES ((N_OUT + 4) * SLOT_BYTES + 2 * BIAS_BYTES)
 #define BIAS_BYTES 1024u
-#define MIN_MOV 8192u
+#define MIN_MOV 4096u
 
 /* Per-partition bytes of the largest weight region (all K tiles of one N
  * tile) and moving slot any node of g needs. */
-static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, uint64_t *w, uint64_t *mov);
+static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, const cc_span *nodes, uint64_t *w,
+                       uint64_t *mov);
 
-uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g) {
+uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
+                           const cc_span *nodes) {
     uint64_t w, mov;
-    tile_needs(chip, cast == CC_CAST_NONE ? NC_DTYPE_F32 : cast_dtype, g, &w, &mov);
+    tile_needs(chip, cast == CC_CAST_NONE ? NC_DTYPE_F32 : cast_dtype, g, nodes, &w, &mov);
     return FIXED_BYTES + 2 * w + 2 * mov;
 }
 
 nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
-                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, cc_lower **out) {
+                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, const cc_span *nodes,
+                          cc_lower **out) {
     *out = NULL;
     if (chip->dma_queues < 2 || 3 + chip->dma_queues > ISA_NUM_SEMS)
         return ncb_err(NC_ERR_UNSUPPORTED, "compile: chip '%s' needs 2..%d DMA queues, has %d", chip->name,
                        ISA_NUM_SEMS - 3, chip->dma_queues);
     uint64_t B = work_bytes && work_bytes < chip->sbuf_partition_bytes ? work_bytes : chip->sbuf_partition_bytes;
-    uint64_t need = cc_lower_min_work(chip, cast, cast_dtype, g);
+    uint64_t need = cc_lower_min_work(chip, cast, cast_dtype, g, nodes);
     if (B < need || chip->psum_partition_bytes < SLOT_BYTES)
         return ncb_err(NC_ERR_UNSUPPORTED,
                        "compile: chip '%s': the tile slots get %llu SBUF bytes per partition and %llu PSUM bytes; "
@@ -318,7 +321,7 @@ nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype,
     /* The rest in quarters, but the weight regions at least as large as the
      * largest layer needs (the moving slots shrink to match). */
     uint64_t wneed, movneed;
-    tile_needs(chip, L->cdt, g, &wneed, &movneed);
+    tile_needs(chip, L->cdt, g, nodes, &wneed, &movneed);
     uint64_t quarter = ((B - off) / 4) & ~(uint64_t)63;
     L->w_size = quarter > wneed ? quarter : (wneed + 63) & ~(uint64_t)63;
     L->mov_size = ((B - off - 2 * L->w_size) / 2) & ~(uint64_t)63;
@@ -726,13 +729,14 @@ static bool bcast_plan(const ir_graph *g, const ir_node *n, bplan *p) {
 
 static bool slice_plan(const ir_graph *g, const ir_node *n, int64_t *start, int64_t *step);
 
-static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, uint64_t *w, uint64_t *mov) {
+static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, const cc_span *nodes, uint64_t *w,
+                       uint64_t *mov) {
     size_t es = isa_dtype_size(cdt);
     int64_t R = chip->te_rows, C = chip->te_cols;
     *w = 0;
     *mov = MIN_MOV;
     char buf[160];
-    for (int i = 0; i < g->n_nodes; i++) {
+    for (int i = nodes ? nodes->first : 0; i <= (nodes ? nodes->last : g->n_nodes - 1); i++) {
         const ir_node *n = &g->nodes[i];
         if (cc_lower_check(g, i, buf, sizeof buf)) continue; /* a host node */
         const char *op = n->op_type;

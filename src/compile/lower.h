@@ -21,6 +21,11 @@ uint64_t cc_blob_add(cc_blob *b, const void *bytes, size_t n);
 
 typedef struct cc_lower cc_lower;
 
+/* A range of node indices, first..last inclusive. */
+typedef struct cc_span {
+    int first, last;
+} cc_span;
+
 /* addr[v] is the address of value v of g (DRAM or CC_RES_BIT | RES
  * offset; CC_NO_ADDR if none); the lowering reads it for every non-constant
  * input and output. Constants are converted and appended to *weights (whose
@@ -28,9 +33,12 @@ typedef struct cc_lower cc_lower;
  * bytes per partition the lowering's tile slots may use (0 = all of it); the
  * rest of the SBUF is the resident area. */
 nc_status cc_lower_create(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
-                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, cc_lower **out);
-/* The smallest work_bytes cc_lower_create accepts for g. */
-uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g);
+                          const uint64_t *addr, cc_blob *weights, uint64_t work_bytes, const cc_span *nodes,
+                          cc_lower **out);
+/* The smallest work_bytes cc_lower_create accepts for the nodes of g it
+ * will lower: those in *nodes (NULL = all). */
+uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype, const ir_graph *g,
+                           const cc_span *nodes);
 /* Value v's bytes were value u's before (a reused resident range): whoever
  * first writes v waits until u's readers and writers are done. Both are
  * alias roots inside the current partition; u must be dead by then. */
