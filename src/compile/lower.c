@@ -938,6 +938,9 @@ typedef struct gjob {
     region *xrg;
     const conv_geo *cg;
     int64_t cbase;      /* conv: first input channel of the block (absolute, includes image) */
+    int64_t nimg;       /* conv: images, each with the same weights (0 = 1) */
+    int64_t img_c;      /* conv: input channels per image (cbase step) */
+    uint64_t img_y;     /* conv: output bytes per image (yaddr/zaddr step) */
     int64_t Cb;         /* conv: channels of the block */
     int64_t ask, asm_; /* gemm: A element strides over k and m */
     /* conv band mode: K tiles never straddle a kernel tap; the moving tile of
@@ -1156,45 +1159,51 @@ static void run_gemm(cc_lower *L, const gjob *j) {
         int64_t nt1 = nt0 + ntpc < Nt ? nt0 + ntpc : Nt;
         int sel = L->wsel ^= 1;
         load_weights(L, j, sel, nt0, nt1, Kt);
-        for (int64_t oh0 = 0; oh0 < j->MH; oh0 += mhmax) {
-            int64_t mh = j->MH - oh0 < mhmax ? j->MH - oh0 : mhmax;
-            for (int64_t ow0 = 0; ow0 < j->MW; ow0 += mw) {
-                int64_t mww = j->MW - ow0 < mw ? j->MW - ow0 : mw, M = mh * mww;
-                int ms = L->msel ^= 1;
-                load_moving(L, j, ms, Kt, Mmax, oh0, mh, ow0, mww);
-                for (int64_t nt = nt0; nt < nt1; nt++) {
-                    int64_t n0 = nt * L->C, nc = j->N - n0 < L->C ? j->N - n0 : L->C;
-                    int ps = L->psel = (L->psel + 1) % L->npsum;
-                    if (j->band) bbytes = ((uint64_t)(band_rows(j, mh) * j->Wp) * es + 63) & ~(uint64_t)63;
-                    for (int64_t kt = 0; kt < Kt; kt++) {
-                        int64_t k0, kr;
-                        ktile(L, j, kt, &k0, &kr);
-                        (void)k0;
-                        isa_instr ls = mk(ISA_OP_LOAD_STATIONARY);
-                        ls.src[0] = ap_flat(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)nc,
-                                            L->w_off[sel] + (uint64_t)(((nt - nt0) * Kt + kt) * wcols) * es);
-                        dep need = L->w_rg[sel].wr;
-                        wait_dep(L, ISA_ENG_TENSOR, &need);
-                        push(L, ls, ISA_ENG_TENSOR, false);
-                        L->w_rg[sel].rd.c[ISA_ENG_TENSOR] = L->sig[ISA_ENG_TENSOR] + 1;
-                        isa_instr mm = mk(ISA_OP_MATMUL);
-                        if (kt == 0) mm.flags = ISA_F_START;
-                        mm.dst = ap_flat(ISA_SPACE_PSUM, NC_DTYPE_F32, 0, (int)nc, (int)M, (uint64_t)ps * SLOT_BYTES);
-                        if (j->band) {
-                            const conv_geo *c = j->cg;
-                            int64_t tap = kt / j->Kc, cc = kt % j->Kc, kh = tap / c->KW, kw = tap % c->KW;
-                            uint64_t off = L->mov_off[ms] + (uint64_t)cc * bbytes +
-                                           (uint64_t)(kh * c->dh * j->Wp + kw * c->dw) * es;
-                            mm.src[0] = ap_on(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)mh, (int)mww,
-                                              (uint32_t)(c->sh * j->Wp), (uint32_t)c->sw, off);
-                        } else {
-                            mm.src[0] = ap_flat(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)M,
-                                                L->mov_off[ms] + (uint64_t)(kt * Mmax) * es);
+        for (int64_t img = 0; img < (j->nimg > 0 ? j->nimg : 1); img++) {
+            gjob ji = *j;
+            ji.cbase += img * j->img_c;
+            ji.yaddr += (uint64_t)img * j->img_y;
+            if (ji.zaddr != CC_NO_ADDR) ji.zaddr += (uint64_t)img * j->img_y;
+            for (int64_t oh0 = 0; oh0 < j->MH; oh0 += mhmax) {
+                int64_t mh = j->MH - oh0 < mhmax ? j->MH - oh0 : mhmax;
+                for (int64_t ow0 = 0; ow0 < j->MW; ow0 += mw) {
+                    int64_t mww = j->MW - ow0 < mw ? j->MW - ow0 : mw, M = mh * mww;
+                    int ms = L->msel ^= 1;
+                    load_moving(L, &ji, ms, Kt, Mmax, oh0, mh, ow0, mww);
+                    for (int64_t nt = nt0; nt < nt1; nt++) {
+                        int64_t n0 = nt * L->C, nc = j->N - n0 < L->C ? j->N - n0 : L->C;
+                        int ps = L->psel = (L->psel + 1) % L->npsum;
+                        if (j->band) bbytes = ((uint64_t)(band_rows(j, mh) * j->Wp) * es + 63) & ~(uint64_t)63;
+                        for (int64_t kt = 0; kt < Kt; kt++) {
+                            int64_t k0, kr;
+                            ktile(L, j, kt, &k0, &kr);
+                            (void)k0;
+                            isa_instr ls = mk(ISA_OP_LOAD_STATIONARY);
+                            ls.src[0] = ap_flat(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)nc,
+                                                L->w_off[sel] + (uint64_t)(((nt - nt0) * Kt + kt) * wcols) * es);
+                            dep need = L->w_rg[sel].wr;
+                            wait_dep(L, ISA_ENG_TENSOR, &need);
+                            push(L, ls, ISA_ENG_TENSOR, false);
+                            L->w_rg[sel].rd.c[ISA_ENG_TENSOR] = L->sig[ISA_ENG_TENSOR] + 1;
+                            isa_instr mm = mk(ISA_OP_MATMUL);
+                            if (kt == 0) mm.flags = ISA_F_START;
+                            mm.dst = ap_flat(ISA_SPACE_PSUM, NC_DTYPE_F32, 0, (int)nc, (int)M, (uint64_t)ps * SLOT_BYTES);
+                            if (j->band) {
+                                const conv_geo *c = j->cg;
+                                int64_t tap = kt / j->Kc, cc = kt % j->Kc, kh = tap / c->KW, kw = tap % c->KW;
+                                uint64_t off = L->mov_off[ms] + (uint64_t)cc * bbytes +
+                                               (uint64_t)(kh * c->dh * j->Wp + kw * c->dw) * es;
+                                mm.src[0] = ap_on(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)mh, (int)mww,
+                                                  (uint32_t)(c->sh * j->Wp), (uint32_t)c->sw, off);
+                            } else {
+                                mm.src[0] = ap_flat(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)M,
+                                                    L->mov_off[ms] + (uint64_t)(kt * Mmax) * es);
+                            }
+                            acc a[2] = {{&L->psum_rg[ps], kt == 0 ? A_W : A_A}, {&L->mov_rg[ms], A_R}};
+                            emit(L, mm, ISA_ENG_TENSOR, a, 2);
                         }
-                        acc a[2] = {{&L->psum_rg[ps], kt == 0 ? A_W : A_A}, {&L->mov_rg[ms], A_R}};
-                        emit(L, mm, ISA_ENG_TENSOR, a, 2);
+                        epilogue(L, &ji, ps, sel, nt - nt0, n0, nc, oh0, mh, ow0, mww);
                     }
-                    epilogue(L, j, ps, sel, nt - nt0, n0, nc, oh0, mh, ow0, mww);
                 }
             }
         }
@@ -1268,14 +1277,16 @@ static nc_status lower_conv(cc_lower *L, const ir_node *n) {
         j.sn = (uint64_t)(c.OH * c.OW);
         j.smh = (uint64_t)c.OW;
         j.smw = 1;
-        for (int64_t img = 0; img < c.N; img++) {
-            j.cbase = img * c.C + g0 * p.Cg;
-            uint64_t ybase = (uint64_t)((img * c.Co + g0 * p.Og) * c.OH * c.OW) * 4;
-            gjob jj = j;
-            jj.yaddr = j.yaddr + ybase;
-            if (j.zaddr != CC_NO_ADDR) jj.zaddr = j.zaddr + ybase;
-            run_gemm(L, &jj);
-        }
+        /* every image under one load of the weights: a batch reads them once */
+        j.cbase = g0 * p.Cg;
+        j.nimg = c.N;
+        j.img_c = c.C;
+        j.img_y = (uint64_t)(c.Co * c.OH * c.OW) * 4;
+        uint64_t ybase = (uint64_t)(g0 * p.Og * c.OH * c.OW) * 4;
+        gjob jj = j;
+        jj.yaddr = j.yaddr + ybase;
+        if (j.zaddr != CC_NO_ADDR) jj.zaddr = j.zaddr + ybase;
+        run_gemm(L, &jj);
     }
     return NC_OK;
 }
