@@ -4,9 +4,15 @@
  * queues, a ring of core-to-core sends), run in timing-only mode.
  *
  *   sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]
+ *   sim_speed --stream MODEL.ncx [--requests N] [--mode M] [--cores N]
  *
  * INSTRUCTIONS is the total over all cores (default 1,000,000). Prints the
- * load (translation) and run wall times, events/s and instructions/s. */
+ * load (translation) and run wall times, events/s and instructions/s.
+ *
+ * --stream: a request stream through a compiled model (timing only), by
+ * default 1,000 requests back-to-back in the artifact's mode (pipeline for
+ * a pipeline artifact), or --mode data-parallel over --cores N (default 4):
+ * the wall and CPU time of nc_session_simulate_stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,20 +138,60 @@ static isa_instr *make_program(int core, int ncores, size_t target, size_t *coun
     return p;
 }
 
+static int stream_bench(const char *path, int requests, const char *mode, int cores) {
+    nc_model *m = NULL;
+    nc_session *sess = NULL;
+    nc_session_options so = {.device = "sim", .sim_no_values = 1};
+    if (nc_model_load_file(path, NULL, &m) != NC_OK || nc_session_create(m, &so, &sess) != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+        nc_model_free(m);
+        return 1;
+    }
+    nc_sim_stream_options o;
+    nc_sim_stream_options_init(&o);
+    o.requests = requests;
+    o.mode = mode;
+    o.cores = mode && !strcmp(mode, "data-parallel") ? cores : 0;
+    nc_sim_stream_stats st;
+    double t0 = now_s(), c0 = cpu_s();
+    nc_status rc = nc_session_simulate_stream(sess, &o, &st);
+    double t1 = now_s(), c1 = cpu_s();
+    if (rc != NC_OK) {
+        fprintf(stderr, "sim_speed: %s\n", nc_last_error());
+    } else {
+        printf("stream: %d requests, %s over %d cores, %llu instructions\n", st.requests, st.mode, st.cores,
+               (unsigned long long)st.instructions);
+        printf("run: %.3f s wall, %.3f s CPU (%.2f M instructions/s wall)\n", t1 - t0, c1 - c0,
+               (double)st.instructions / (t1 - t0) / 1e6);
+        printf("simulated: %.1f inferences/s, p50 %.3f ms, p99 %.3f ms\n", st.throughput_per_s,
+               st.latency_p50_ns / 1e6, st.latency_p99_ns / 1e6);
+    }
+    nc_session_free(sess);
+    nc_model_free(m);
+    return rc == NC_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     size_t total = 1000000;
     bool values = false;
-    const char *chip_name = "inf1", *trace = NULL;
+    const char *chip_name = "inf1", *trace = NULL, *stream = NULL, *mode = NULL;
+    int requests = 1000, cores = 4;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--values") == 0) values = true;
+        if (strcmp(argv[i], "--stream") == 0 && i + 1 < argc) stream = argv[++i];
+        else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc) requests = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
+        else if (strcmp(argv[i], "--cores") == 0 && i + 1 < argc) cores = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--values") == 0) values = true;
         else if (strcmp(argv[i], "--chip") == 0 && i + 1 < argc) chip_name = argv[++i];
         else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) trace = argv[++i];
         else if (argv[i][0] != '-' && atol(argv[i]) > 100) total = (size_t)atol(argv[i]);
         else {
-            fprintf(stderr, "usage: sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]\n");
+            fprintf(stderr, "usage: sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]\n"
+                            "       sim_speed --stream MODEL.ncx [--requests N] [--mode M] [--cores N]\n");
             return 2;
         }
     }
+    if (stream) return stream_bench(stream, requests, mode, cores);
     chip_config chip;
     if (chip_load(chip_name, &chip) != NC_OK) {
         fprintf(stderr, "sim_speed: %s\n", nc_last_error());

@@ -530,6 +530,92 @@ NC_API nc_status nc_session_write_trace(const nc_session *sess, const char *path
  * per-layer breakdown (format: docs/SIM.md). Needs a run on device "sim". */
 NC_API nc_status nc_session_write_summary(const nc_session *sess, const char *path);
 
+/* ---- Request streams on the simulator --------------------------------------
+ * A stream sends `requests` inferences through a compiled model and measures
+ * what a serving system sees: throughput, latency percentiles, DRAM and link
+ * traffic per inference, per-core utilization and pipeline bubbles. Three
+ * execution modes (docs/SIM.md, "Streams and execution modes"):
+ *   "single"         the artifact's one-core program on core 0, requests one
+ *                    after another;
+ *   "data-parallel"  the same program on cores 0..cores-1, request r on core
+ *                    r mod cores (the copies share DRAM addresses, which is
+ *                    why streams are timing-only);
+ *   "pipeline"       an artifact compiled with --pipeline-cores: program k on
+ *                    core k, every request through every stage, weights
+ *                    resident on chip.
+ * Every core runs its program once per request it serves; a core starts its
+ * next request when all its engines finished the previous one and (on the
+ * core that reads the inputs) the request has arrived. A stream is timing
+ * only whatever sim_no_values says (requests carry no data), uses its own
+ * simulator and leaves the session's last run (nc_session_get_sim_stats,
+ * trace, summary) alone. An artifact with host partitions cannot stream
+ * (NC_ERR_UNSUPPORTED naming them). */
+typedef struct nc_sim_stream_options {
+    int requests;           /* inferences to send, >= 1 */
+    const char *arrival;    /* "back-to-back" (NULL or "": all at time 0, the
+                               saturation throughput) or "poisson" */
+    double rate_per_s;      /* "poisson": mean arrivals per simulated second */
+    uint64_t seed;          /* "poisson": the same seed gives the same arrivals;
+                               the first request arrives at time 0 */
+    const char *mode;       /* "single", "data-parallel" or "pipeline"; NULL or
+                               "" = "pipeline" for a pipeline artifact, else
+                               "single" */
+    int cores;              /* "data-parallel": copies, 0 = every core of the
+                               chip config; other modes: 0 or their own count */
+    const char *trace_path; /* Chrome trace of the first trace_requests
+                               requests of every core; NULL = none */
+    int trace_requests;     /* 0 = 4 */
+} nc_sim_stream_options;
+
+/* Zeroes o and sets 100 back-to-back requests in the artifact's own mode. */
+NC_API void nc_sim_stream_options_init(nc_sim_stream_options *o);
+
+#define NC_SIM_STREAM_MAX_CORES 64
+
+/* One core of a stream; its window is the stream's. */
+typedef struct nc_sim_stream_core {
+    int core;               /* global core index */
+    int requests;           /* requests it served (iterations of its program) */
+    double busy_pct[NC_SIM_ENGINES]; /* engine busy time / window; NC_SIM_DMA:
+                               mean over the core's DMA queues */
+    double mac_util;        /* 0..1: MACs done / (PEs x window cycles) */
+    double bubble_pct;      /* % of the window in which none of the core's
+                               engines executed an instruction (waiting for a
+                               semaphore, a request or its own barrier) */
+    uint64_t dram_read_bytes, dram_written_bytes; /* whole stream, by its DMAs */
+    uint64_t link_bytes;    /* sent to other cores (on-chip link, NeuronLink) */
+    uint64_t onchip_bytes;  /* SBUF <-> its resident area */
+} nc_sim_stream_core;
+
+/* What a stream measured. Fields are only appended. */
+typedef struct nc_sim_stream_stats {
+    const char *mode;       /* "single", "data-parallel", "pipeline" (static) */
+    const char *arrival;    /* "back-to-back", "poisson" (static) */
+    int requests;
+    int cores;              /* cores that ran: core[0 .. cores-1] */
+    double window_ns;       /* first arrival to last completion */
+    double throughput_per_s; /* requests / window */
+    /* latency = completion - arrival, over the requests; percentiles are
+     * nearest-rank */
+    double latency_min_ns, latency_mean_ns, latency_p50_ns, latency_p90_ns,
+           latency_p99_ns, latency_max_ns;
+    /* per inference: the stream's totals over all cores / requests */
+    double dram_read_bytes, dram_written_bytes, link_bytes, onchip_bytes;
+    double mac_util;        /* mean over the cores that ran */
+    double bubble_pct;      /* mean over the cores that ran */
+    uint64_t instructions;  /* executed, all cores, all requests */
+    double wall_s;          /* host time the simulation took */
+    nc_sim_stream_core core[NC_SIM_STREAM_MAX_CORES];
+} nc_sim_stream_stats;
+
+/* Run a stream (see above) on a session on device "sim". Errors: not a sim
+ * session, a bad option (NC_ERR_INVALID_ARG naming it), more cores than the
+ * chip config or NC_SIM_STREAM_MAX_CORES (NC_ERR_LIMIT), a mode the
+ * artifact cannot run or host partitions (NC_ERR_UNSUPPORTED), a deadlock
+ * (NC_ERR_INVALID_MODEL, the blocked instructions named). */
+NC_API nc_status nc_session_simulate_stream(nc_session *sess, const nc_sim_stream_options *opts,
+                                            nc_sim_stream_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

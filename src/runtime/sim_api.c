@@ -211,3 +211,19 @@ nc_status nc_session_write_summary(const nc_session *sess, const char *path) {
     if (!s) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_write_summary: the session is not on device \"sim\"");
     return simrt_session_write_summary(s, path);
 }
+
+void nc_sim_stream_options_init(nc_sim_stream_options *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->requests = 100;
+    o->arrival = "back-to-back";
+}
+
+nc_status nc_session_simulate_stream(nc_session *sess, const nc_sim_stream_options *opts,
+                                     nc_sim_stream_stats *stats) {
+    if (!sess || !opts || !stats)
+        return ncb_err(NC_ERR_INVALID_ARG, "nc_session_simulate_stream: session, options or stats is NULL");
+    simrt_session *s = simrt_session_of(sess);
+    if (!s) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_simulate_stream: the session is not on device \"sim\"");
+    return simrt_session_stream(s, opts, stats);
+}

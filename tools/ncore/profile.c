@@ -1,7 +1,10 @@
 /* ncore profile: run a compiled model once on the simulated chip and show
  * where the time goes: a summary on stdout, and on request a Chrome trace,
- * a JSON summary and an SVG timeline. */
+ * a JSON summary and an SVG timeline. With --requests, a stream of requests
+ * in an execution mode instead: throughput, latency percentiles, traffic per
+ * inference, per-core busy and bubbles. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +34,21 @@ static const char help_text[] =
     "  --chip FILE|NAME    simulate another chip config than the target\n"
     "  --replicas N        run N copies at once on consecutive cores, data\n"
     "                      parallel (needs --no-values); throughput counts all\n"
-    "  --top N             slowest layers to list (default 10, 0 = none)\n";
+    "  --top N             slowest layers to list (default 10, 0 = none)\n"
+    "\n"
+    "Request streams (timing only; docs/SIM.md, \"Streams and execution modes\"):\n"
+    "  --requests N        send N requests and report throughput, latency\n"
+    "                      p50/p90/p99, DRAM and link bytes per inference and\n"
+    "                      per-core busy % and bubbles (--trace/--svg: the\n"
+    "                      first 4 requests of every core)\n"
+    "  --arrival A         back-to-back (default: all at once, saturation) or\n"
+    "                      poisson:RATE (RATE requests per simulated second)\n"
+    "  --seed N            poisson arrivals' seed (default 1)\n"
+    "  --mode M            single (one core), data-parallel (the program on\n"
+    "                      --cores cores, request r on core r mod N) or pipeline\n"
+    "                      (an artifact compiled with --pipeline-cores); default:\n"
+    "                      the artifact's own\n"
+    "  --cores N           data-parallel copies (default: every core)\n";
 
 typedef struct {
     const char *model, *trace, *summary, *svg, *chip;
@@ -39,10 +56,16 @@ typedef struct {
     int n_inputs;
     bool no_values;
     int replicas, top;
+    int requests, cores; /* stream */
+    const char *arrival, *mode;
+    double rate;
+    uint64_t seed;
+    bool stream_opt;     /* a stream option was given */
 } profile_args;
 
 static int parse_args(int argc, char **argv, profile_args *a) {
     a->top = 10;
+    a->seed = 1;
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->inputs) return cli_fail("out of memory");
     for (int i = 1; i < argc;) {
@@ -74,6 +97,34 @@ static int parse_args(int argc, char **argv, profile_args *a) {
             if (r < 0 || !cli_parse_int(v, 1, 4096, &n))
                 return cli_usage("profile", "--replicas needs an integer >= 1");
             a->replicas = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--requests", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 1, 10000000, &n))
+                return cli_usage("profile", "--requests needs an integer 1..10000000");
+            a->requests = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--arrival", &v)) != 0) {
+            char *end = NULL;
+            if (r >= 0 && !strcmp(v, "back-to-back")) {
+                a->arrival = "back-to-back";
+            } else if (r >= 0 && !strncmp(v, "poisson:", 8) && (a->rate = strtod(v + 8, &end)) > 0 && end &&
+                       end != v + 8 && !*end && isfinite(a->rate)) {
+                a->arrival = "poisson";
+            } else {
+                return cli_usage("profile", "--arrival needs back-to-back or poisson:RATE (requests per second > 0)");
+            }
+            a->stream_opt = true;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--seed", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 0, INT64_MAX, &n)) return cli_usage("profile", "--seed needs an integer >= 0");
+            a->seed = (uint64_t)n;
+            a->stream_opt = true;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--mode", &v)) != 0) {
+            if (r < 0 || (strcmp(v, "single") && strcmp(v, "data-parallel") && strcmp(v, "pipeline")))
+                return cli_usage("profile", "--mode needs single, data-parallel or pipeline");
+            a->mode = v;
+            a->stream_opt = true;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--cores", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 1, 4096, &n)) return cli_usage("profile", "--cores needs an integer >= 1");
+            a->cores = (int)n;
+            a->stream_opt = true;
         } else if ((r = cli_opt_value(argc, argv, &i, "--top", &v)) != 0) {
             if (r < 0 || !cli_parse_int(v, 0, 100000, &n))
                 return cli_usage("profile", "--top needs an integer >= 0");
@@ -87,6 +138,12 @@ static int parse_args(int argc, char **argv, profile_args *a) {
         }
     }
     if (!a->model) return cli_usage("profile", "missing MODEL");
+    if (a->stream_opt && !a->requests)
+        return cli_usage("profile", "--arrival, --seed, --mode and --cores describe a stream: give --requests N");
+    if (a->requests && a->replicas)
+        return cli_usage("profile", "--replicas is a single run; a stream uses --mode data-parallel --cores N");
+    if (a->requests && a->n_inputs)
+        return cli_usage("profile", "--input has no effect on a stream (timing only: requests carry no data)");
     if (a->replicas > 1 && !a->no_values)
         return cli_usage("profile", "--replicas needs --no-values (copies share their DRAM addresses)");
     return CLI_OK;
@@ -236,6 +293,135 @@ static void print_stats(const profile_args *a, const nc_model *m, const nc_sim_s
     printf("  wall          %.3f s to simulate\n", wall_s);
 }
 
+static void print_stream(const profile_args *a, const nc_model *m, const nc_sim_stream_stats *st) {
+    char b1[32], b2[32], b3[32], b4[32];
+    printf("stream of %d requests through %s on %s: %s over %d core%s, %s arrivals", st->requests, a->model,
+           a->chip ? a->chip : nc_model_target(m), st->mode, st->cores, st->cores == 1 ? "" : "s", st->arrival);
+    if (!strcmp(st->arrival, "poisson")) printf(" at %g/s", a->rate);
+    printf(" (timing only)\n");
+    printf("  throughput    %.1f inferences/s (%.3f ms simulated from the first arrival to the last completion)\n",
+           st->throughput_per_s, st->window_ns / 1e6);
+    printf("  latency       p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (min %.3f, mean %.3f, max %.3f)\n",
+           st->latency_p50_ns / 1e6, st->latency_p90_ns / 1e6, st->latency_p99_ns / 1e6, st->latency_min_ns / 1e6,
+           st->latency_mean_ns / 1e6, st->latency_max_ns / 1e6);
+    printf("  per inference DRAM read %s, written %s; link %s; on-chip %s\n",
+           bytes_str((uint64_t)llround(st->dram_read_bytes), b1, sizeof b1),
+           bytes_str((uint64_t)llround(st->dram_written_bytes), b2, sizeof b2),
+           bytes_str((uint64_t)llround(st->link_bytes), b3, sizeof b3),
+           bytes_str((uint64_t)llround(st->onchip_bytes), b4, sizeof b4));
+    printf("  MAC util      %.1f%%, bubbles %.1f%% (means over the cores)\n", 100 * st->mac_util, st->bubble_pct);
+    printf("  %4s %8s %7s %7s %7s %7s %8s %7s %12s %12s\n", "core", "requests", "tensor", "vector", "scalar", "dma",
+           "MAC util", "bubble", "DRAM rd/inf", "link/inf");
+    for (int c = 0; c < st->cores; c++) {
+        const nc_sim_stream_core *k = &st->core[c];
+        double per = k->requests ? 1.0 / k->requests : 0;
+        printf("  %4d %8d %6.1f%% %6.1f%% %6.1f%% %6.1f%% %7.1f%% %6.1f%% %12s %12s\n", k->core, k->requests,
+               k->busy_pct[NC_SIM_TENSOR], k->busy_pct[NC_SIM_VECTOR], k->busy_pct[NC_SIM_SCALAR],
+               k->busy_pct[NC_SIM_DMA], 100 * k->mac_util, k->bubble_pct,
+               bytes_str((uint64_t)llround((double)k->dram_read_bytes * per), b1, sizeof b1),
+               bytes_str((uint64_t)llround((double)k->link_bytes * per), b2, sizeof b2));
+    }
+    printf("  wall          %.3f s to simulate %" PRIu64 " instructions\n", st->wall_s, st->instructions);
+}
+
+static int write_stream_json(const profile_args *a, const nc_model *m, const nc_sim_stream_stats *st,
+                             const char *path) {
+    cJSON *j = cJSON_CreateObject(), *lat, *per, *cores;
+    cJSON_AddStringToObject(j, "kind", "stream");
+    cJSON_AddStringToObject(j, "model", a->model);
+    cJSON_AddStringToObject(j, "chip", a->chip ? a->chip : nc_model_target(m));
+    cJSON_AddStringToObject(j, "mode", st->mode);
+    cJSON_AddStringToObject(j, "arrival", st->arrival);
+    if (!strcmp(st->arrival, "poisson")) {
+        cJSON_AddNumberToObject(j, "rate_per_s", a->rate);
+        cJSON_AddNumberToObject(j, "seed", (double)a->seed);
+    }
+    cJSON_AddNumberToObject(j, "requests", st->requests);
+    cJSON_AddNumberToObject(j, "cores", st->cores);
+    cJSON_AddNumberToObject(j, "window_us", st->window_ns / 1e3);
+    cJSON_AddNumberToObject(j, "throughput_per_s", st->throughput_per_s);
+    lat = cJSON_AddObjectToObject(j, "latency_us");
+    cJSON_AddNumberToObject(lat, "min", st->latency_min_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "mean", st->latency_mean_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p50", st->latency_p50_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p90", st->latency_p90_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p99", st->latency_p99_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "max", st->latency_max_ns / 1e3);
+    per = cJSON_AddObjectToObject(j, "per_inference");
+    cJSON_AddNumberToObject(per, "dram_read_bytes", st->dram_read_bytes);
+    cJSON_AddNumberToObject(per, "dram_written_bytes", st->dram_written_bytes);
+    cJSON_AddNumberToObject(per, "dram_bytes", st->dram_read_bytes + st->dram_written_bytes);
+    cJSON_AddNumberToObject(per, "link_bytes", st->link_bytes);
+    cJSON_AddNumberToObject(per, "onchip_bytes", st->onchip_bytes);
+    cJSON_AddNumberToObject(j, "mac_util", st->mac_util);
+    cJSON_AddNumberToObject(j, "bubble_pct", st->bubble_pct);
+    cJSON_AddNumberToObject(j, "instructions", (double)st->instructions);
+    cJSON_AddNumberToObject(j, "wall_s", st->wall_s);
+    cores = cJSON_AddArrayToObject(j, "per_core");
+    static const char *const eng[NC_SIM_ENGINES] = {"tensor", "vector", "scalar", "dma"};
+    for (int c = 0; c < st->cores; c++) {
+        const nc_sim_stream_core *k = &st->core[c];
+        cJSON *o = cJSON_CreateObject(), *busy;
+        cJSON_AddItemToArray(cores, o);
+        cJSON_AddNumberToObject(o, "core", k->core);
+        cJSON_AddNumberToObject(o, "requests", k->requests);
+        busy = cJSON_AddObjectToObject(o, "busy_pct");
+        for (int e = 0; e < NC_SIM_ENGINES; e++) cJSON_AddNumberToObject(busy, eng[e], k->busy_pct[e]);
+        cJSON_AddNumberToObject(o, "mac_util", k->mac_util);
+        cJSON_AddNumberToObject(o, "bubble_pct", k->bubble_pct);
+        cJSON_AddNumberToObject(o, "dram_read_bytes", (double)k->dram_read_bytes);
+        cJSON_AddNumberToObject(o, "dram_written_bytes", (double)k->dram_written_bytes);
+        cJSON_AddNumberToObject(o, "link_bytes", (double)k->link_bytes);
+        cJSON_AddNumberToObject(o, "onchip_bytes", (double)k->onchip_bytes);
+    }
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    FILE *f = txt ? fopen(path, "w") : NULL;
+    bool ok = f && fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f)) ok = false;
+    free(txt);
+    return ok ? CLI_OK : cli_fail("cannot write '%s'", path);
+}
+
+/* --requests: a stream instead of one run. */
+static int run_stream(const profile_args *a, nc_model *m) {
+    nc_session *sess = NULL;
+    char *tmp_trace = NULL;
+    int rc = CLI_OK;
+    const char *trace = a->trace;
+    if (a->svg && !trace && !(trace = tmp_trace = temp_file())) return cli_fail("cannot create a temporary file for the trace");
+    nc_session_options so = {.device = "sim", .sim_no_values = 1, .sim_chip = a->chip};
+    nc_sim_stream_options o;
+    nc_sim_stream_options_init(&o);
+    o.requests = a->requests;
+    o.arrival = a->arrival;
+    o.rate_per_s = a->rate;
+    o.seed = a->seed;
+    o.mode = a->mode;
+    o.cores = a->cores;
+    o.trace_path = trace;
+    nc_sim_stream_stats st;
+    if (nc_session_create(m, &so, &sess) != NC_OK) {
+        rc = cli_fail_lib();
+    } else if (nc_session_simulate_stream(sess, &o, &st) != NC_OK) {
+        rc = cli_fail("%s", nc_last_error());
+    } else {
+        print_stream(a, m, &st);
+        if (a->summary && (rc = write_stream_json(a, m, &st, a->summary)) == CLI_OK) printf("wrote %s\n", a->summary);
+        if (rc == CLI_OK && a->trace) printf("wrote %s (Chrome trace of the first requests of every core)\n", a->trace);
+        if (rc == CLI_OK && a->svg) {
+            char title[600];
+            snprintf(title, sizeof title, "%s on %s: %s stream, first requests", a->model,
+                     a->chip ? a->chip : nc_model_target(m), st.mode);
+            if ((rc = timeline_svg(trace, a->svg, title)) == CLI_OK) printf("wrote %s\n", a->svg);
+        }
+    }
+    if (tmp_trace) unlink(tmp_trace);
+    free(tmp_trace);
+    nc_session_free(sess);
+    return rc;
+}
+
 int cmd_profile(int argc, char **argv) {
     profile_args a = {0};
     int rc = parse_args(argc, argv, &a);
@@ -256,6 +442,10 @@ int cmd_profile(int argc, char **argv) {
     }
     if (!nc_model_target(m)) {
         rc = cli_fail("'%s' is an ONNX model; compile it first: ncore compile %s -o OUT.ncx", a.model, a.model);
+        goto done;
+    }
+    if (a.requests) {
+        rc = run_stream(&a, m);
         goto done;
     }
     n_in = nc_model_num_inputs(m);

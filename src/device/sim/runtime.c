@@ -2,6 +2,7 @@
 #include "device/sim/runtime.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ typedef struct rt_part {
     int *ins, n_ins;    /* host: iosig index of each graph input, in order */
     int *outs, n_outs;  /* host: iosig index of each graph output */
     int64_t nodes;
+    char *reason, *first_node; /* host: why it is not on the chip, its first node */
 } rt_part;
 
 struct simrt_model {
@@ -36,6 +38,11 @@ struct simrt_model {
     uint32_t *layer_of; /* per instruction of program 0 */
     int *inputs, n_inputs, *outputs, n_outputs; /* iosig indices */
     uint64_t weight_bytes;
+    /* meta "mode": "pipeline": program k runs on core k, all at once */
+    bool pipeline;
+    int n_stages;
+    int *stage_core;            /* [n_stages] in stage order: entry first, exit last */
+    uint32_t **stage_layer_of;  /* [cores]: per instruction of program k, or NULL */
 };
 
 bool simrt_is_ncx(const void *bytes, size_t size) { return size >= 4 && !memcmp(bytes, "NCX1", 4); }
@@ -46,8 +53,13 @@ void simrt_model_free(simrt_model *m) {
         ir_model_free(m->parts[p].host);
         free(m->parts[p].ins);
         free(m->parts[p].outs);
+        free(m->parts[p].reason);
+        free(m->parts[p].first_node);
     }
     free(m->parts);
+    for (uint32_t k = 0; m->stage_layer_of && k < m->f->cores; k++) free(m->stage_layer_of[k]);
+    free(m->stage_layer_of);
+    free(m->stage_core);
     for (size_t i = 0; i < m->nlayers; i++) free(m->layers[i]);
     free(m->layers);
     free(m->layer_of);
@@ -82,6 +94,49 @@ static nc_status names_to_io(const ncx_file *f, const cJSON *arr, int **out, int
     return NC_OK;
 }
 
+/* "layer_runs": [[first instruction, layer], ...] over a program of nprog
+ * instructions, into a malloc'ed layer per instruction. */
+static nc_status parse_runs(const cJSON *runs, size_t nprog, size_t nlayers, uint32_t **out) {
+    *out = calloc(nprog ? nprog : 1, sizeof **out);
+    if (!*out) return ncb_err(NC_ERR_NOMEM, ".ncx meta");
+    int nr = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 0;
+    for (int r = 0; r < nr; r++) {
+        const cJSON *e = cJSON_GetArrayItem(runs, r), *nx = cJSON_GetArrayItem(runs, r + 1);
+        double a = cJSON_GetNumberValue(cJSON_GetArrayItem(e, 0)), l = cJSON_GetNumberValue(cJSON_GetArrayItem(e, 1));
+        double b = nx ? cJSON_GetNumberValue(cJSON_GetArrayItem(nx, 0)) : (double)nprog;
+        if (!(a >= 0 && b <= (double)nprog && a <= b && l >= 0 && l < (double)nlayers))
+            return bad("layer_runs out of range");
+        for (size_t i = (size_t)a; i < (size_t)b; i++) (*out)[i] = (uint32_t)l;
+    }
+    return NC_OK;
+}
+
+/* meta "mode": "pipeline" with "stages": [{"core": k, "layer_runs": ...}],
+ * one per program, each core once. */
+static nc_status parse_stages(simrt_model *m, const cJSON *meta) {
+    const ncx_file *f = m->f;
+    const cJSON *stages = cJSON_GetObjectItemCaseSensitive(meta, "stages");
+    if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) != (int)f->cores)
+        return ncb_err(NC_ERR_PARSE, ".ncx meta: a pipeline needs \"stages\", one per program (%u)", f->cores);
+    m->n_stages = (int)f->cores;
+    m->stage_core = calloc(f->cores, sizeof *m->stage_core);
+    m->stage_layer_of = calloc(f->cores, sizeof *m->stage_layer_of);
+    if (!m->stage_core || !m->stage_layer_of) return ncb_err(NC_ERR_NOMEM, ".ncx meta");
+    for (int k = 0; k < m->n_stages; k++) {
+        const cJSON *e = cJSON_GetArrayItem(stages, k);
+        const cJSON *core = cJSON_GetObjectItemCaseSensitive(e, "core");
+        double c = cJSON_IsNumber(core) ? core->valuedouble : -1;
+        if (!(c >= 0 && c < (double)f->cores) || c != (double)(int)c)
+            return ncb_err(NC_ERR_PARSE, ".ncx meta: stage %d: \"core\" is not one of the %u programs", k, f->cores);
+        m->stage_core[k] = (int)c;
+        for (int j = 0; j < k; j++)
+            if (m->stage_core[j] == (int)c) return ncb_err(NC_ERR_PARSE, ".ncx meta: core %d has two stages", (int)c);
+        const cJSON *runs = cJSON_GetObjectItemCaseSensitive(e, "layer_runs");
+        if (runs && m->nlayers) NCB_TRY(parse_runs(runs, f->program_len[(int)c], m->nlayers, &m->stage_layer_of[(int)c]));
+    }
+    return NC_OK;
+}
+
 static nc_status parse_meta(simrt_model *m, const cJSON *meta) {
     const ncx_file *f = m->f;
     const cJSON *chip = cJSON_GetObjectItemCaseSensitive(meta, "chip");
@@ -105,24 +160,27 @@ static nc_status parse_meta(simrt_model *m, const cJSON *meta) {
             m->layers[i] = strdup(cJSON_IsString(s) ? s->valuestring : "?");
             if (!m->layers[i]) return ncb_err(NC_ERR_NOMEM, ".ncx meta");
         }
-        m->layer_of = calloc(nprog ? nprog : 1, sizeof *m->layer_of);
-        if (!m->layer_of) return ncb_err(NC_ERR_NOMEM, ".ncx meta");
-        const cJSON *runs = cJSON_GetObjectItemCaseSensitive(meta, "layer_runs");
-        int nr = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 0;
-        for (int r = 0; r < nr; r++) {
-            const cJSON *e = cJSON_GetArrayItem(runs, r), *nx = cJSON_GetArrayItem(runs, r + 1);
-            double a = cJSON_GetNumberValue(cJSON_GetArrayItem(e, 0)), l = cJSON_GetNumberValue(cJSON_GetArrayItem(e, 1));
-            double b = nx ? cJSON_GetNumberValue(cJSON_GetArrayItem(nx, 0)) : (double)nprog;
-            if (!(a >= 0 && b <= (double)nprog && a <= b && l >= 0 && l < (double)m->nlayers))
-                return bad("layer_runs out of range");
-            for (size_t i = (size_t)a; i < (size_t)b; i++) m->layer_of[i] = (uint32_t)l;
-        }
+        NCB_TRY(parse_runs(cJSON_GetObjectItemCaseSensitive(meta, "layer_runs"), nprog, m->nlayers, &m->layer_of));
         if (!m->nlayers) {
             free(m->layer_of);
             m->layer_of = NULL;
         }
     }
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(meta, "mode");
+    if (mode && (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "single") && strcmp(mode->valuestring, "pipeline"))))
+        return bad("\"mode\" is neither \"single\" nor \"pipeline\"");
+    m->pipeline = mode && !strcmp(mode->valuestring, "pipeline");
+    if (m->pipeline) NCB_TRY(parse_stages(m, meta));
     const cJSON *parts = cJSON_GetObjectItemCaseSensitive(meta, "partitions");
+    if (m->pipeline) { /* whole programs; the partitions, if listed, say what is on the chip */
+        const cJSON *e;
+        cJSON_ArrayForEach(e, parts) {
+            const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+            if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "chip"))
+                return bad("a pipeline with a host partition (a pipeline runs every op on the chip)");
+        }
+        return NC_OK;
+    }
     if (!cJSON_IsArray(parts)) return bad("no partitions");
     m->n_parts = cJSON_GetArraySize(parts);
     m->parts = calloc((size_t)(m->n_parts ? m->n_parts : 1), sizeof *m->parts);
@@ -144,6 +202,11 @@ static nc_status parse_meta(simrt_model *m, const cJSON *meta) {
             continue;
         }
         if (strcmp(kind->valuestring, "host")) return bad("partition kind is neither chip nor host");
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "reason");
+        const cJSON *first = cJSON_GetArrayItem(nodes, 0);
+        rp->reason = strdup(cJSON_IsString(why) ? why->valuestring : "");
+        rp->first_node = strdup(cJSON_IsString(first) ? first->valuestring : "?");
+        if (!rp->reason || !rp->first_node) return ncb_err(NC_ERR_NOMEM, ".ncx meta");
         double off = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "onnx_offset"));
         double sz = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "onnx_size"));
         if (!f->host_graph || !(off >= 0 && sz >= 0 && off + sz <= (double)f->host_graph_size))
@@ -302,6 +365,7 @@ struct simrt_session {
     chip_config chip;
     bool values, trace;
     int replicas;
+    int run_cores;           /* cores a run uses: replicas, or a pipeline's programs */
     int n_chip;              /* chip partitions */
     bool loaded;             /* the one chip partition's program is loaded */
     isa_instr **progs;       /* per partition (chip): its range with END */
@@ -338,11 +402,12 @@ void simrt_session_free(simrt_session *s) {
     free(s);
 }
 
-static nc_status load_part(simrt_session *s, int p) {
+/* Chip partition p's program on cores 0..ncores-1 of sim. */
+static nc_status load_part_on(simrt_session *s, sim_sim *sim, int p, int ncores) {
     const simrt_model *m = s->m;
     const rt_part *rp = &m->parts[p];
-    for (int c = 0; c < s->replicas; c++) {
-        NCB_TRY(sim_load_program(s->sim, c, s->progs[p], s->prog_len[p]));
+    for (int c = 0; c < ncores; c++) {
+        NCB_TRY(sim_load_program(sim, c, s->progs[p], s->prog_len[p]));
         if (m->layer_of) {
             /* The layer table covers the program; END takes the last one. */
             size_t n = s->prog_len[p];
@@ -350,10 +415,24 @@ static nc_status load_part(simrt_session *s, int p) {
             if (!lo) return ncb_err(NC_ERR_NOMEM, "sim: layers");
             for (size_t i = 0; i < n; i++) lo[i] = m->layer_of[rp->start + (i < n - 1 ? i : (n > 1 ? n - 2 : 0))];
             if (rp->end == rp->start) lo[0] = 0;
-            nc_status st = sim_set_layers(s->sim, c, lo, n, (const char *const *)m->layers, m->nlayers);
+            nc_status st = sim_set_layers(sim, c, lo, n, (const char *const *)m->layers, m->nlayers);
             free(lo);
             NCB_TRY(st);
         }
+    }
+    return NC_OK;
+}
+
+static nc_status load_part(simrt_session *s, int p) { return load_part_on(s, s->sim, p, s->replicas); }
+
+/* A pipeline: program k on core k, with its layers when the meta has them. */
+static nc_status load_pipeline(const simrt_model *m, sim_sim *sim) {
+    const ncx_file *f = m->f;
+    for (uint32_t k = 0; k < f->cores; k++) {
+        NCB_TRY(sim_load_program(sim, (int)k, f->programs[k], f->program_len[k]));
+        if (m->stage_layer_of[k])
+            NCB_TRY(sim_set_layers(sim, (int)k, m->stage_layer_of[k], f->program_len[k],
+                                   (const char *const *)m->layers, m->nlayers));
     }
     return NC_OK;
 }
@@ -374,6 +453,10 @@ nc_status simrt_session_create(const simrt_model *m, const nc_session_options *o
     }
     if (st == NC_OK && s->replicas > 1 && s->values)
         st = ncb_err(NC_ERR_INVALID_ARG, "sim: sim_replicas %d needs sim_no_values (timing only)", s->replicas);
+    if (st == NC_OK && s->replicas > 1 && m->pipeline)
+        st = ncb_err(NC_ERR_UNSUPPORTED, "sim: sim_replicas %d of a pipeline artifact (it already uses %u cores)",
+                     s->replicas, m->f->cores);
+    s->run_cores = m->pipeline ? (int)m->f->cores : s->replicas;
     if (st == NC_OK && s->replicas > chip_total_cores(&s->chip))
         st = ncb_err(NC_ERR_LIMIT, "sim: %d replicas, but chip '%s' has %d cores", s->replicas, s->chip.name,
                      chip_total_cores(&s->chip));
@@ -410,12 +493,20 @@ nc_status simrt_session_create(const simrt_model *m, const nc_session_options *o
             st = cpu_exec_create(rp->host, &co, &s->exec[p]);
         }
     }
+    /* The model load: weights into DRAM, RESIDENT sections into their
+     * cores' resident areas, once; no run counts it. */
     if (st == NC_OK && s->values)
         for (size_t i = 0; st == NC_OK && i < m->f->n_sections; i++) {
             const ncx_section *sec = &m->f->sections[i];
             if (sec->type == NCX_SEC_WEIGHTS)
                 st = sim_dram_write(s->sim, (int)sec->index, sec->addr, ncx_section_data(m->f, sec), sec->size);
+            else if (sec->type == NCX_SEC_RESIDENT)
+                st = sim_res_write(s->sim, (int)sec->index, sec->addr, ncx_section_data(m->f, sec), sec->size);
         }
+    if (st == NC_OK && m->pipeline) {
+        st = load_pipeline(m, s->sim);
+        s->loaded = true;
+    }
     if (st == NC_OK && s->n_chip == 1)
         for (int p = 0; st == NC_OK && p < np; p++)
             if (m->parts[p].chip) {
@@ -474,7 +565,7 @@ static void acc_stats(simrt_session *s, nc_sim_stats *o, rt_stats_acc *a) {
     o->sim_ns += (double)st->total_ps / 1000.0;
     o->cycles += st->total_cycles;
     o->instructions += st->instructions;
-    for (int c = 0; c < st->ncores && c < s->replicas; c++) {
+    for (int c = 0; c < st->ncores && c < s->run_cores; c++) {
         const sim_core_stats *cs = &st->core[c];
         a->busy_ps[NC_SIM_TENSOR] += (double)cs->q[SIM_ENGINE_TENSOR].busy_ps;
         a->busy_ps[NC_SIM_VECTOR] += (double)cs->q[SIM_ENGINE_VECTOR].busy_ps;
@@ -522,8 +613,13 @@ nc_status simrt_session_run(simrt_session *s, const nc_tensor *const *inputs, nc
     rt_stats_acc a;
     memset(&a, 0, sizeof a);
     o.values = s->values;
-    o.cores = s->replicas;
+    o.cores = s->run_cores;
     int ci = 0;
+    if (m->pipeline) { /* every stage at once, on its own core */
+        nc_status st = sim_run(s->sim);
+        if (st != NC_OK) return ncb_err_prefix(st, "pipeline: ");
+        acc_stats(s, &o, &a);
+    }
     for (int p = 0; p < m->n_parts; p++) {
         if (!m->parts[p].chip) {
             if (!s->values) continue;
@@ -634,13 +730,13 @@ static nc_status merge_json(const simrt_session *s, char **files, const char *pa
 nc_status simrt_session_write_trace(const simrt_session *s, const char *path) {
     if (!s->trace) return ncb_err(NC_ERR_INVALID_ARG, "sim: the session was created without sim_trace");
     if (!s->ran) return ncb_err(NC_ERR_INVALID_ARG, "sim: the session has not run yet");
-    if (s->n_chip == 1) return sim_write_trace(s->sim, path);
+    if (s->n_chip == 1 || s->m->pipeline) return sim_write_trace(s->sim, path);
     return merge_json(s, s->trace_files, path, true);
 }
 
 nc_status simrt_session_write_summary(const simrt_session *s, const char *path) {
     if (!s->ran) return ncb_err(NC_ERR_INVALID_ARG, "sim: the session has not run yet");
-    if (s->n_chip == 1) return sim_write_summary(s->sim, path);
+    if (s->n_chip == 1 || s->m->pipeline) return sim_write_summary(s->sim, path);
     if (s->n_chip == 0) {
         FILE *f = fopen(path, "w");
         if (!f) return ncb_err(NC_ERR_IO, "sim: cannot write '%s'", path);
@@ -649,4 +745,217 @@ nc_status simrt_session_write_summary(const simrt_session *s, const char *path) 
         return NC_OK;
     }
     return merge_json(s, s->summary_files, path, false);
+}
+
+/* ---- streams ------------------------------------------------------------------- */
+
+/* Nearest rank: the smallest value with at least p% of the values at or below it. */
+static double pct_rank(const int64_t *sorted, int n, double p) {
+    int k = (int)ceil(p / 100.0 * n);
+    if (k < 1) k = 1;
+    if (k > n) k = n;
+    return (double)sorted[k - 1];
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* splitmix64: a fixed, portable generator, so a seed gives the same arrivals everywhere. */
+static uint64_t next_u64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Poisson arrivals: exponential gaps of mean 1/rate, the first at 0. */
+static void poisson_arrivals(int64_t *arr, int n, double rate_per_s, uint64_t seed) {
+    uint64_t x = seed;
+    double t = 0;
+    for (int r = 0; r < n; r++) {
+        arr[r] = (int64_t)llround(t);
+        double u = ((double)(next_u64(&x) >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
+        t += -log(u) / rate_per_s * 1e12;
+    }
+}
+
+static nc_status stream_check(simrt_session *s, const nc_sim_stream_options *o, bool *poisson, const char **mode,
+                              int *ncores, int *part) {
+    const simrt_model *m = s->m;
+    if (o->requests < 1 || o->requests > 10000000)
+        return ncb_err(NC_ERR_INVALID_ARG, "sim stream: requests %d is not 1..10000000", o->requests);
+    const char *arr = o->arrival && *o->arrival ? o->arrival : "back-to-back";
+    *poisson = !strcmp(arr, "poisson");
+    if (!*poisson && strcmp(arr, "back-to-back"))
+        return ncb_err(NC_ERR_INVALID_ARG, "sim stream: arrival '%s' is neither back-to-back nor poisson", arr);
+    if (*poisson && !(o->rate_per_s > 0 && o->rate_per_s < 1e15))
+        return ncb_err(NC_ERR_INVALID_ARG, "sim stream: poisson arrivals need a rate > 0 per second, got %g",
+                       o->rate_per_s);
+    *mode = o->mode && *o->mode ? o->mode : m->pipeline ? "pipeline" : "single";
+    bool pipe = !strcmp(*mode, "pipeline"), dp = !strcmp(*mode, "data-parallel");
+    if (!pipe && !dp && strcmp(*mode, "single"))
+        return ncb_err(NC_ERR_INVALID_ARG, "sim stream: mode '%s' is not single, data-parallel or pipeline", *mode);
+    if (m->n_parts > 1 || (m->n_parts == 1 && !m->parts[0].chip)) {
+        char list[600];
+        size_t len = 0;
+        int nh = 0;
+        for (int p = 0; p < m->n_parts; p++) {
+            const rt_part *rp = &m->parts[p];
+            if (rp->chip) continue;
+            nh++;
+            if (len < sizeof list - 200) {
+                int k = snprintf(list + len, sizeof list - len, "%s partition %d from node '%s' (%s)",
+                                 nh > 1 ? ";" : "", p, rp->first_node ? rp->first_node : "?",
+                                 rp->reason && *rp->reason ? rp->reason : "no chip lowering");
+                if (k > 0) len += (size_t)k < sizeof list - len ? (size_t)k : sizeof list - len - 1;
+            }
+        }
+        list[len] = '\0';
+        return ncb_err(NC_ERR_UNSUPPORTED,
+                       "sim stream: every op must run on the chip, but the artifact has %d host partition%s:%s",
+                       nh, nh == 1 ? "" : "s", list);
+    }
+    int total = chip_total_cores(&s->chip);
+    *part = 0;
+    if (pipe) {
+        if (!m->pipeline)
+            return ncb_err(NC_ERR_UNSUPPORTED,
+                           "sim stream: mode pipeline needs an artifact compiled with --pipeline-cores N (this one "
+                           "has a single-core program)");
+        *ncores = (int)m->f->cores;
+        if (o->cores && o->cores != *ncores)
+            return ncb_err(NC_ERR_INVALID_ARG, "sim stream: the pipeline has %d stages, not %d cores", *ncores,
+                           o->cores);
+    } else {
+        if (m->pipeline)
+            return ncb_err(NC_ERR_UNSUPPORTED,
+                           "sim stream: mode %s runs a one-core program, but the artifact is a %u-stage pipeline "
+                           "(mode pipeline)",
+                           *mode, m->f->cores);
+        if (m->n_parts != 1) return ncb_err(NC_ERR_UNSUPPORTED, "sim stream: the artifact has no chip program");
+        if (dp) {
+            *ncores = o->cores ? o->cores : total;
+        } else {
+            *ncores = 1;
+            if (o->cores > 1)
+                return ncb_err(NC_ERR_INVALID_ARG, "sim stream: mode single runs on one core, not %d (mode data-parallel)",
+                               o->cores);
+        }
+    }
+    if (o->cores < 0) return ncb_err(NC_ERR_INVALID_ARG, "sim stream: cores %d", o->cores);
+    if (*ncores > total)
+        return ncb_err(NC_ERR_LIMIT, "sim stream: %d cores, but chip '%s' has %d cores", *ncores, s->chip.name, total);
+    if (*ncores > NC_SIM_STREAM_MAX_CORES)
+        return ncb_err(NC_ERR_LIMIT, "sim stream: %d cores, more than %d", *ncores, NC_SIM_STREAM_MAX_CORES);
+    return NC_OK;
+}
+
+static void stream_stats(const simrt_session *s, const sim_sim *sim, int ncores, nc_sim_stream_stats *out,
+                         int64_t *lat) {
+    const sim_stream_stats *ss = sim_get_stream_stats(sim);
+    const sim_stats *st = sim_get_stats(sim);
+    int n = ss->nreq;
+    double window = (double)(ss->last_done_ps - ss->first_arrival_ps); /* ps */
+    out->requests = n;
+    out->cores = ncores;
+    out->window_ns = window / 1e3;
+    out->throughput_per_s = window > 0 ? n / (window * 1e-12) : 0;
+    double sum = 0;
+    for (int r = 0; r < n; r++) {
+        lat[r] = ss->done_ps[r] - ss->arrival_ps[r];
+        sum += (double)lat[r];
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    out->latency_min_ns = (double)lat[0] / 1e3;
+    out->latency_mean_ns = sum / n / 1e3;
+    out->latency_p50_ns = pct_rank(lat, n, 50) / 1e3;
+    out->latency_p90_ns = pct_rank(lat, n, 90) / 1e3;
+    out->latency_p99_ns = pct_rank(lat, n, 99) / 1e3;
+    out->latency_max_ns = (double)lat[n - 1] / 1e3;
+    out->instructions = st->instructions;
+    double pe_cycles = (double)s->chip.te_rows * s->chip.te_cols * window * s->chip.te_clock_ghz * 1e-3;
+    for (int c = 0; c < ncores; c++) {
+        const sim_core_stats *cs = &st->core[c];
+        nc_sim_stream_core *k = &out->core[c];
+        k->core = c;
+        k->requests = (int)ss->iters_done[c];
+        double pct = window > 0 ? 100.0 / window : 0;
+        k->busy_pct[NC_SIM_TENSOR] = (double)cs->q[SIM_ENGINE_TENSOR].busy_ps * pct;
+        k->busy_pct[NC_SIM_VECTOR] = (double)cs->q[SIM_ENGINE_VECTOR].busy_ps * pct;
+        k->busy_pct[NC_SIM_SCALAR] = (double)cs->q[SIM_ENGINE_SCALAR].busy_ps * pct;
+        double dma = 0;
+        for (int q = 0; q < s->chip.dma_queues; q++) dma += (double)cs->q[SIM_ENGINE_DMA0 + q].busy_ps;
+        k->busy_pct[NC_SIM_DMA] = dma / s->chip.dma_queues * pct;
+        k->mac_util = pe_cycles > 0 ? cs->mac_slots / pe_cycles : 0;
+        k->bubble_pct = (double)ss->bubble_ps[c] * pct;
+        k->dram_read_bytes = cs->dram_read;
+        k->dram_written_bytes = cs->dram_written;
+        k->link_bytes = cs->link_bytes;
+        k->onchip_bytes = cs->local_bytes;
+        out->dram_read_bytes += (double)cs->dram_read / n;
+        out->dram_written_bytes += (double)cs->dram_written / n;
+        out->link_bytes += (double)cs->link_bytes / n;
+        out->onchip_bytes += (double)cs->local_bytes / n;
+        out->mac_util += k->mac_util / ncores;
+        out->bubble_pct += k->bubble_pct / ncores;
+    }
+}
+
+nc_status simrt_session_stream(simrt_session *s, const nc_sim_stream_options *o, nc_sim_stream_stats *out) {
+    const simrt_model *m = s->m;
+    memset(out, 0, sizeof *out);
+    bool poisson = false;
+    const char *mode = "single";
+    int ncores = 1, part = 0;
+    NCB_TRY(stream_check(s, o, &poisson, &mode, &ncores, &part));
+    int n = o->requests, total = chip_total_cores(&s->chip);
+    sim_options so = {.values = false, .trace = o->trace_path != NULL};
+    sim_sim *sim = NULL;
+    int64_t *arr = calloc((size_t)n, sizeof *arr), *lat = calloc((size_t)n, sizeof *lat);
+    uint32_t *iters = calloc((size_t)total, sizeof *iters), **req = calloc((size_t)total, sizeof *req);
+    uint8_t *role = calloc((size_t)total, sizeof *role);
+    nc_status st = arr && lat && iters && req && role ? NC_OK : ncb_err(NC_ERR_NOMEM, "sim stream of %d requests", n);
+    if (st == NC_OK) st = sim_create(&s->chip, &so, &sim);
+    if (st == NC_OK) st = m->pipeline ? load_pipeline(m, sim) : load_part_on(s, sim, part, ncores);
+    bool pipe = !strcmp(mode, "pipeline");
+    for (int c = 0; st == NC_OK && c < ncores; c++) {
+        req[c] = malloc((size_t)n * sizeof **req);
+        if (!req[c]) {
+            st = ncb_err(NC_ERR_NOMEM, "sim stream of %d requests", n);
+            break;
+        }
+        for (int r = 0; r < n; r++)
+            if (pipe || r % ncores == c) req[c][iters[c]++] = (uint32_t)r;
+        role[c] = pipe ? 0 : SIM_ROLE_ENTRY | SIM_ROLE_EXIT;
+    }
+    if (st == NC_OK && pipe) {
+        role[m->stage_core[0]] |= SIM_ROLE_ENTRY; /* reads the inputs */
+        role[m->stage_core[m->n_stages - 1]] |= SIM_ROLE_EXIT; /* writes the outputs */
+    }
+    if (st == NC_OK) {
+        if (poisson) poisson_arrivals(arr, n, o->rate_per_s, o->seed);
+        sim_stream in = {.nreq = n, .arrival_ps = arr, .iters = iters, .req = (const uint32_t *const *)req,
+                         .role = role, .trace_iters = (uint32_t)(o->trace_requests > 0 ? o->trace_requests : 4)};
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        st = sim_run_stream(sim, &in);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (st == NC_OK) {
+            stream_stats(s, sim, ncores, out, lat);
+            out->mode = pipe ? "pipeline" : ncores > 1 || !strcmp(mode, "data-parallel") ? "data-parallel" : "single";
+            out->arrival = poisson ? "poisson" : "back-to-back";
+            out->wall_s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+        }
+    }
+    if (st == NC_OK && o->trace_path) st = sim_write_trace(sim, o->trace_path);
+    sim_destroy(sim);
+    for (int c = 0; req && c < total; c++) free(req[c]);
+    free(req);
+    free(iters);
+    free(role);
+    free(arr);
+    free(lat);
+    return st;
 }

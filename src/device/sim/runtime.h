@@ -13,6 +13,12 @@
  * simulator's DRAM), and reads the outputs back. Timing-only sessions
  * (sim_no_values) skip the host partitions and return zero-filled outputs.
  *
+ * A pipeline artifact (meta "mode": "pipeline", docs/SIM.md) has one whole
+ * program per core and no host partition: the session loads program k on
+ * core k and writes the RESIDENT sections into the cores' resident areas
+ * once; a run runs all cores at once. Streams (simrt_session_stream) run
+ * the single, data-parallel or pipeline mode on a simulator of their own.
+ *
  * api.c's glue: nc_model_load_file recognises the magic (simrt_is_ncx) and
  * keeps a simrt_model; nc_session_create on device "sim" makes a
  * simrt_session; nc_session_run binds inputs by model input index and calls
@@ -58,6 +64,9 @@ nc_status simrt_session_run(simrt_session *s, const nc_tensor *const *inputs, nc
 nc_status simrt_session_stats(const simrt_session *s, nc_sim_stats *st);
 nc_status simrt_session_write_trace(const simrt_session *s, const char *path);
 nc_status simrt_session_write_summary(const simrt_session *s, const char *path);
+/* A request stream (ncore.h, nc_session_simulate_stream) on a simulator of
+ * its own, timing only: the session's last run is left alone. */
+nc_status simrt_session_stream(simrt_session *s, const nc_sim_stream_options *o, nc_sim_stream_stats *out);
 
 /* The glue in src/runtime/api.c: the sim model behind a compiled nc_model,
  * the sim session behind an nc_session on device "sim"; NULL otherwise.

@@ -26,7 +26,7 @@ static bool ev_less(const sim_event *a, const sim_event *b) {
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
-static nc_status ev_push(sim_sim *s, int64_t t, int kind, uint32_t target, uint32_t gen) {
+nc_status sim_ev_push(sim_sim *s, int64_t t, int kind, uint32_t target, uint32_t gen) {
     if (s->nheap == s->capheap) {
         uint32_t cap = s->capheap ? s->capheap * 2 : 256;
         sim_event *h = realloc(s->heap, cap * sizeof *h);
@@ -78,7 +78,7 @@ static nc_status pool_schedule(sim_sim *s, uint32_t pi) {
     double left = p->heap[0].tag - p->vtime;
     if (left < 0) left = 0;
     int64_t dt = (int64_t)ceil(left * p->n / p->bw);
-    return ev_push(s, s->now + dt, SIM_EV_POOL, pi, p->gen);
+    return sim_ev_push(s, s->now + dt, SIM_EV_POOL, pi, p->gen);
 }
 
 static bool pitem_less(const sim_pitem *a, const sim_pitem *b) {
@@ -144,7 +144,7 @@ static nc_status account(sim_sim *s, uint32_t qi, uint32_t src, int64_t start, i
         l->busy_ps[e < SIM_ENGINE_DMA0 ? e : 3] += (uint64_t)(end - start);
         l->count++;
     }
-    if (!s->opt.trace) return NC_OK;
+    if (!s->opt.trace || s->queues[qi].iter >= s->trace_iters) return NC_OK;
     if (s->ntrace == s->captrace) {
         size_t cap = s->captrace ? s->captrace * 2 : 4096;
         sim_trace_rec *t = realloc(s->trace, cap * sizeof *t);
@@ -156,9 +156,16 @@ static nc_status account(sim_sim *s, uint32_t qi, uint32_t src, int64_t start, i
     return NC_OK;
 }
 
-static void make_ready(sim_sim *s, uint32_t qi) {
+void sim_make_ready(sim_sim *s, uint32_t qi) {
     s->queues[qi].state = SIM_Q_IDLE;
     s->ready[s->nready++] = (int32_t)qi;
+}
+
+/* A WAIT's threshold: in a stream, offset by what the earlier iterations added. */
+static inline uint64_t wait_need(const sim_sim *s, const sim_queue *q, const sim_op *op) {
+    uint64_t v = op->value;
+    if (s->stream) v += (uint64_t)q->iter * s->stream->inc[op->sem];
+    return v;
 }
 
 static nc_status signal_sem(sim_sim *s, uint32_t sem, uint32_t v, bool set) {
@@ -167,11 +174,11 @@ static nc_status signal_sem(sim_sim *s, uint32_t sem, uint32_t v, bool set) {
     while (*link >= 0) {
         sim_queue *w = &s->queues[*link];
         const sim_op *op = &w->ops[w->pc];
-        if (s->sem_val[sem] >= op->value) {
+        if (s->sem_val[sem] >= wait_need(s, w, op)) {
             int32_t qi = *link;
             *link = w->next_waiter;
             w->next_waiter = -1;
-            make_ready(s, (uint32_t)qi);
+            sim_make_ready(s, (uint32_t)qi);
         } else {
             link = &w->next_waiter;
         }
@@ -182,7 +189,7 @@ static nc_status signal_sem(sim_sim *s, uint32_t sem, uint32_t v, bool set) {
 /* Wait until `t` before going on with queue qi. */
 static nc_status hold_until(sim_sim *s, uint32_t qi, int64_t t) {
     s->queues[qi].state = SIM_Q_BUSY;
-    return ev_push(s, t, SIM_EV_QUEUE, qi, 0);
+    return sim_ev_push(s, t, SIM_EV_QUEUE, qi, 0);
 }
 
 /* Issue instructions of queue qi at s->now until it must wait. */
@@ -194,7 +201,7 @@ static nc_status step(sim_sim *s, uint32_t qi) {
         int64_t now = s->now;
         switch (op->kind) {
         case SIM_OP_WAIT:
-            if (s->sem_val[op->sem] < op->value) {
+            if (s->sem_val[op->sem] < wait_need(s, q, op)) {
                 q->state = SIM_Q_BLOCKED;
                 q->next_waiter = s->sem_head[op->sem];
                 s->sem_head[op->sem] = (int32_t)qi;
@@ -259,17 +266,27 @@ static nc_status step(sim_sim *s, uint32_t qi) {
             q->count++;
             q->cur_start = now;
             q->state = SIM_Q_BUSY;
-            return ev_push(s, now + s->dma_latency_ps, SIM_EV_DMA_JOIN, qi, 0);
+            if (s->stream) {
+                sim_score *k = &s->stream->core[q->core];
+                sim_core_advance(k, now);
+                k->ndma++;
+            }
+            return sim_ev_push(s, now + s->dma_latency_ps, SIM_EV_DMA_JOIN, qi, 0);
         default:
             return ncb_err(NC_ERR_INTERNAL, "sim: bad op kind %d", op->kind);
         }
         q->count++;
         q->pc++;
         count_busy(q, start, done);
+        if (s->stream) { /* from issue: see sim_score */
+            sim_score *k = &s->stream->core[q->core];
+            sim_core_advance(k, now);
+            if (done > k->cover_until) k->cover_until = done;
+        }
         if (done > q->last_done) q->last_done = done;
         NCB_TRY(account(s, qi, op->src, start, done));
         if (op->sig) {
-            if (done > now) NCB_TRY(ev_push(s, done, SIM_EV_SIGNAL, op->sig - 1, 0));
+            if (done > now) NCB_TRY(sim_ev_push(s, done, SIM_EV_SIGNAL, op->sig - 1, 0));
             else NCB_TRY(signal_sem(s, op->sig - 1, 1, false));
         }
         if (accept > now) return hold_until(s, qi, accept);
@@ -277,7 +294,7 @@ static nc_status step(sim_sim *s, uint32_t qi) {
     q->state = SIM_Q_DONE;
     if (q->last_done < s->now) q->last_done = s->now;
     if (q->last_done > s->cstats[q->core].end_ps) s->cstats[q->core].end_ps = q->last_done;
-    return NC_OK;
+    return s->stream ? sim_stream_queue_done(s, qi) : NC_OK;
 }
 
 static nc_status dma_finished(sim_sim *s, uint32_t qi) {
@@ -285,10 +302,15 @@ static nc_status dma_finished(sim_sim *s, uint32_t qi) {
     const sim_op *op = &q->ops[q->pc];
     count_busy(q, q->cur_start, s->now);
     q->last_done = s->now;
+    if (s->stream) {
+        sim_score *k = &s->stream->core[q->core];
+        sim_core_advance(k, s->now);
+        k->ndma--;
+    }
     NCB_TRY(account(s, qi, op->src, q->cur_start, s->now));
     if (op->sig) NCB_TRY(signal_sem(s, op->sig - 1, 1, false));
     q->pc++;
-    make_ready(s, qi);
+    sim_make_ready(s, qi);
     return NC_OK;
 }
 
@@ -408,6 +430,7 @@ void sim_destroy(sim_sim *s) {
     free(s->trace);
     free(s->mm_a);
     free(s->mm_c);
+    sim_stream_free(s->stream);
     free(s);
 }
 
@@ -550,7 +573,7 @@ nc_status sim_queue_push(sim_sim *s, uint32_t qi, const sim_op *op) {
 
 /* ---- run ---------------------------------------------------------------- */
 
-nc_status sim_run(sim_sim *s) {
+void sim_run_reset(sim_sim *s) {
     size_t nq = (size_t)s->ncores * (size_t)s->qpc;
     s->now = 0;
     s->seq = 0;
@@ -583,17 +606,21 @@ nc_status sim_run(sim_sim *s) {
     for (size_t i = 0; i < nq; i++) {
         sim_queue *q = &s->queues[i];
         q->pc = 0;
+        q->iter = 0;
         q->next_waiter = -1;
         q->busy_until = q->last_done = q->cur_start = 0;
         q->busy_ps = q->count = 0;
-        make_ready(s, (uint32_t)i);
+        q->state = SIM_Q_IDLE;
     }
-    uint64_t events = 0;
+}
+
+nc_status sim_run_loop(sim_sim *s, uint64_t *events) {
+    uint64_t ev = 0;
     for (;;) {
         while (s->nready) NCB_TRY(step(s, (uint32_t)s->ready[--s->nready]));
         if (!s->nheap) break;
         sim_event e = ev_pop(s);
-        events++;
+        ev++;
         s->now = e.t;
         switch (e.kind) {
         case SIM_EV_QUEUE:
@@ -611,10 +638,16 @@ nc_status sim_run(sim_sim *s) {
         case SIM_EV_SIGNAL:
             NCB_TRY(signal_sem(s, e.target, 1, false));
             break;
+        case SIM_EV_CORE:
+            NCB_TRY(sim_stream_core_start(s, (int)e.target));
+            break;
         }
     }
-    for (size_t i = 0; i < nq; i++)
-        if (s->queues[i].state != SIM_Q_DONE) return sim_deadlock(s);
+    *events = ev;
+    return NC_OK;
+}
+
+void sim_run_finish(sim_sim *s, uint64_t events) {
     int64_t total = 0;
     uint64_t ninstr = 0;
     for (int i = 0; i < s->ncores; i++) {
@@ -638,6 +671,20 @@ nc_status sim_run(sim_sim *s) {
     for (int i = 0; i < s->ncores; i++)
         s->cstats[i].mac_util = peak > 0 ? s->cstats[i].mac_slots / peak : 0;
     s->ran = true;
+}
+
+nc_status sim_run(sim_sim *s) {
+    size_t nq = (size_t)s->ncores * (size_t)s->qpc;
+    sim_stream_free(s->stream);
+    s->stream = NULL;
+    s->trace_iters = UINT32_MAX;
+    sim_run_reset(s);
+    for (size_t i = 0; i < nq; i++) sim_make_ready(s, (uint32_t)i);
+    uint64_t events = 0;
+    NCB_TRY(sim_run_loop(s, &events));
+    for (size_t i = 0; i < nq; i++)
+        if (s->queues[i].state != SIM_Q_DONE) return sim_deadlock(s);
+    sim_run_finish(s, events);
     return NC_OK;
 }
 

@@ -127,6 +127,72 @@ nc_status sim_res_read(const sim_sim *s, int core, uint64_t addr, void *out, siz
  * Semaphores, SBUF and PSUM start at zero; DRAM and the resident areas keep
  * their contents, so a second run sees the first one's outputs. */
 nc_status sim_run(sim_sim *s);
+/* ---- Streams: the programs run again and again, one request per iteration.
+ *
+ *     uint32_t iters[] = {N, N};                  // per core
+ *     const uint32_t *req[] = {order, order};      // order[i] = i: request of iteration i
+ *     uint8_t role[] = {SIM_ROLE_ENTRY, SIM_ROLE_EXIT};
+ *     sim_stream st = {.nreq = N, .arrival_ps = arr, .iters = iters, .req = req, .role = role};
+ *     sim_run_stream(s, &st);
+ *     const sim_stream_stats *ss = sim_get_stream_stats(s);  // per request times
+ *     const sim_stats *all = sim_get_stats(s);                // per core, whole stream
+ *
+ * Semantics (docs/SIM.md, "Streams and execution modes"):
+ * - Core c runs its loaded program iters[c] times (0: not at all);
+ *   iteration i serves request req[c][i].
+ * - A core starts iteration i once every one of its queues has finished
+ *   iteration i-1 (a per-core barrier: no hazard between requests inside a
+ *   core), and, on an entry core, once request req[c][i] has arrived.
+ *   Other cores start iteration 0 at time 0.
+ * - In iteration i, `WAIT s, v` waits for sem >= v + i * inc[s], where
+ *   inc[s] is what one iteration of every running program adds to semaphore
+ *   s of that core, counted from the programs: ISA_F_SIGNAL 1 (DMA_SEND: on
+ *   the destination core), SIGNAL ADD its amount. Semaphores are not reset
+ *   between iterations, so a program written for one run (a credit wait
+ *   `WAIT s, 0` included) runs as a stream unchanged. SIGNAL SET is an error
+ *   (NC_ERR_INVALID_MODEL), and so is a core that signals a core running
+ *   another number of iterations.
+ * - Request r completes when the last exit-core iteration serving it
+ *   finishes; every request needs one.
+ * - SBUF, PSUM, DRAM and the resident areas carry over between iterations;
+ *   in functional mode every iteration computes on what is there (no
+ *   per-request data). The time is the same either way.
+ * - With opt.trace only iterations below trace_iters are recorded, so long
+ *   streams stay small; 0 records none.
+ * - A deadlock is NC_ERR_INVALID_MODEL naming each blocked queue's WAIT,
+ *   its threshold in that iteration, the iteration and its request.
+ * sim_get_stats() then covers the whole stream: total_ps is the last
+ * completion, busy time, MACs and bytes are summed over every iteration.
+ * A later sim_run is a single run again. */
+enum { SIM_ROLE_ENTRY = 1, SIM_ROLE_EXIT = 2 };
+
+typedef struct sim_stream {
+    int nreq;                    /* requests 0..nreq-1 */
+    const int64_t *arrival_ps;   /* [nreq] arrival times; NULL = all at 0 */
+    const uint32_t *iters;       /* [cores] iterations of each core */
+    const uint32_t *const *req;  /* [cores][iters[c]] request of each iteration, < nreq */
+    const uint8_t *role;         /* [cores] SIM_ROLE_* bits */
+    uint32_t trace_iters;        /* with opt.trace: record iterations < this */
+} sim_stream;
+
+typedef struct sim_stream_stats {
+    int nreq, ncores;
+    const int64_t *arrival_ps;   /* [nreq] */
+    const int64_t *start_ps;     /* [nreq] when the first entry-core iteration serving it
+                                    started (its arrival if no entry core serves it) */
+    const int64_t *done_ps;      /* [nreq] completion */
+    int64_t first_arrival_ps, last_done_ps;
+    const uint32_t *iters_done;  /* [ncores] iterations each core finished */
+    const uint64_t *bubble_ps;   /* [ncores] time in [first arrival, last completion]
+                                    when none of the core's queues executed anything
+                                    (the whole window for a core that did not run) */
+} sim_stream_stats;
+
+nc_status sim_run_stream(sim_sim *s, const sim_stream *st);
+/* Of the last sim_run_stream (NULL after a sim_run); valid until the next
+ * run or destroy. */
+const sim_stream_stats *sim_get_stream_stats(const sim_sim *s);
+
 /* Statistics of the last run; valid until the next run or destroy. */
 const sim_stats *sim_get_stats(const sim_sim *s);
 /* Chrome Trace Event JSON (needs opt.trace): one pid per core, one tid per

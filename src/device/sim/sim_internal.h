@@ -71,6 +71,7 @@ typedef struct sim_queue {
     int64_t last_done;   /* completion of the latest instruction issued */
     int64_t cur_start;   /* start of the DMA in flight (for trace) */
     uint64_t busy_ps, count;
+    uint32_t iter;       /* stream: the iteration this queue runs (0 in sim_run) */
 } sim_queue;
 
 /* Tensor-engine pipeline state (overlapped mode): two stationary buffers. */
@@ -109,7 +110,7 @@ typedef struct sim_event {
     uint32_t gen;
 } sim_event;
 
-enum { SIM_EV_QUEUE, SIM_EV_DMA_JOIN, SIM_EV_POOL, SIM_EV_SIGNAL };
+enum { SIM_EV_QUEUE, SIM_EV_DMA_JOIN, SIM_EV_POOL, SIM_EV_SIGNAL, SIM_EV_CORE /* stream: start a core's next iteration */ };
 
 typedef struct sim_trace_rec {
     int64_t start, dur;
@@ -138,6 +139,45 @@ typedef struct sim_core_state {
     sim_te te;
     sim_core_stats st0; /* the parts known from the program alone */
 } sim_core_state;
+
+/* A core in a stream (sim_stream.c). Its busy time is the union of the
+ * intervals any of its queues executes: compute instructions count from
+ * issue to completion (a tensor instruction that waits at issue waits for
+ * the engine's earlier instructions, which are busy meanwhile), DMAs from
+ * issue to finish. Every interval is reported when it starts, at `now`, so
+ * the union is kept exactly with the furthest known end and a count of
+ * DMAs in flight. */
+typedef struct sim_score {
+    uint32_t iter, iters, qdone; /* current iteration, iterations to run, queues done with it */
+    uint8_t role;                /* SIM_ROLE_* */
+    const uint32_t *req;         /* [iters] request of each iteration */
+    uint32_t ndma;               /* DMAs in flight */
+    int64_t cover_until;         /* furthest end of a compute interval so far */
+    int64_t acc_last;            /* busy time is counted up to here */
+    uint64_t busy_ps;
+} sim_score;
+
+typedef struct sim_stream_state {
+    sim_score *core;     /* [ncores] */
+    uint32_t *inc;       /* [nsem]: what one iteration of every program adds to each semaphore */
+    int nreq;
+    int64_t *arrival, *start, *done; /* [nreq] */
+    uint32_t *pending;   /* [nreq] exit-core iterations still to finish */
+    uint64_t *bubble;    /* [ncores] (stats) */
+    uint32_t *iters_done; /* [ncores] (stats) */
+    sim_stream_stats stats;
+} sim_stream_state;
+
+static inline void sim_core_advance(sim_score *k, int64_t now) {
+    if (now <= k->acc_last) return; /* before the window opened */
+    if (k->ndma) {
+        k->busy_ps += (uint64_t)(now - k->acc_last);
+    } else if (k->cover_until > k->acc_last) {
+        int64_t e = k->cover_until < now ? k->cover_until : now;
+        k->busy_ps += (uint64_t)(e - k->acc_last);
+    }
+    k->acc_last = now;
+}
 
 struct sim_sim {
     sim_cfg cfg;
@@ -168,6 +208,8 @@ struct sim_sim {
     bool ran;
     float *mm_a, *mm_c; /* MATMUL scratch */
     size_t mm_acap, mm_ccap;
+    uint32_t trace_iters;     /* trace only iterations below this (streams) */
+    sim_stream_state *stream; /* during and after sim_run_stream; NULL after sim_run */
 };
 
 enum { SIM_POOL_DRAM, SIM_POOL_LINK, SIM_POOL_CHIPLINK, SIM_POOLS_PER_CHIP };
@@ -191,6 +233,18 @@ uint64_t sim_ap_end(const isa_ap *a);
 nc_status sim_deadlock(sim_sim *s);
 /* Forget a core's layer names (its program changed). */
 void sim_clear_layers(sim_core_state *c);
+/* sim.c, for sim_stream.c: the event heap, waking a queue, and the
+ * pieces of a run (reset state, the event loop, fill the statistics). */
+nc_status sim_ev_push(sim_sim *s, int64_t t, int kind, uint32_t target, uint32_t gen);
+void sim_make_ready(sim_sim *s, uint32_t qi);
+void sim_run_reset(sim_sim *s);
+nc_status sim_run_loop(sim_sim *s, uint64_t *events);
+void sim_run_finish(sim_sim *s, uint64_t events);
+/* sim_stream.c: queue qi finished its iteration (the END fence passed);
+ * a core's iteration starts (event SIM_EV_CORE). */
+nc_status sim_stream_queue_done(sim_sim *s, uint32_t qi);
+nc_status sim_stream_core_start(sim_sim *s, int core);
+void sim_stream_free(sim_stream_state *st);
 /* ps for a number of cycles at hz. */
 int64_t sim_cycles_to_ps(uint64_t cycles, double hz);
 
