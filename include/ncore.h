@@ -404,8 +404,9 @@ typedef struct nc_compile_options {
      * cores whose weights plus working sets fit their SBUF), N >= 1 = N
      * cores. The chip layers are split into contiguous stages balanced by
      * modeled time (a per-layer cost model, docs/ncore.1); the report gets
-     * the plan. Planning only: the artifact's program still runs on one
-     * core. More cores than the target has, or a model that does not fit
+     * the plan. The artifact has one program per core, each core's weights
+     * resident on chip (run it with device "sim"; streams:
+     * nc_session_simulate_stream). Every op must run on the chip. More cores than the target has, or a model that does not fit
      * (at most 64 cores), is an error with the numbers (NC_ERR_INVALID_ARG,
      * NC_ERR_LIMIT); so is a model with no chip layer (NC_ERR_UNSUPPORTED). */
     int pipeline_cores;
@@ -461,6 +462,10 @@ typedef struct nc_compile_report {
      * bytes against SBUF capacity and stage time; then the bottleneck,
      * throughput and latency. */
     const char *pipeline_text;
+    /* Bytes of a core's resident area (the SBUF beyond the tile slots) the
+     * programs use, the most over cores: activations kept on chip, and in a
+     * pipeline the core's weights. */
+    uint64_t resident_bytes;
 } nc_compile_report;
 
 /* Compile model for a chip and write the artifact to out_path (replaced if

@@ -69,7 +69,6 @@ static char *plan_text(const pipe_plan *p) {
     FILE *f = open_memstream(&text, &len);
     if (!f) return NULL;
     pipe_plan_print(p, f);
-    fputs("stages planned; programs still run on one core\n", f);
     if (fclose(f)) {
         free(text);
         return NULL;
@@ -148,8 +147,8 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     }
     nc_compile_report *rep = &b->r;
     rep->target = b->target;
-    rep->chips = 1;
-    rep->cores = 1;
+    rep->cores = r->pipe_cores > 0 ? r->pipe_cores : 1;
+    rep->chips = (rep->cores - 1) / r->chip.cores_per_chip + 1;
     rep->ops_total = r->ops_total;
     rep->ops_chip = r->ops_chip;
     rep->flops_total = r->flops_total;
@@ -168,6 +167,7 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     rep->instr_sync = r->instr_sync;
     rep->weight_bytes = r->weight_bytes;
     rep->sbuf_peak_bytes = r->sbuf_peak;
+    rep->resident_bytes = r->res_bytes;
     rep->ncx_bytes = r->ncx_size;
     rep->n_inputs = r->n_inputs;
     rep->n_outputs = r->n_outputs;

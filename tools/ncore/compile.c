@@ -181,8 +181,9 @@ static void print_json(const compile_args *a, const char *out, const nc_compile_
     printf("  \"instructions\": {\"total\": %" PRId64 ", \"tensor\": %" PRId64 ", \"vector\": %" PRId64
            ", \"scalar\": %" PRId64 ", \"dma\": %" PRId64 ", \"sync\": %" PRId64 "},\n",
            r->instructions, r->instr_tensor, r->instr_vector, r->instr_scalar, r->instr_dma, r->instr_sync);
-    printf("  \"weight_bytes\": %" PRIu64 ", \"sbuf_peak_bytes\": %" PRIu64 ", \"ncx_bytes\": %" PRIu64 ",\n",
-           r->weight_bytes, r->sbuf_peak_bytes, r->ncx_bytes);
+    printf("  \"weight_bytes\": %" PRIu64 ", \"sbuf_peak_bytes\": %" PRIu64 ", \"resident_bytes\": %" PRIu64
+           ", \"ncx_bytes\": %" PRIu64 ",\n",
+           r->weight_bytes, r->sbuf_peak_bytes, r->resident_bytes, r->ncx_bytes);
     if (r->pipeline_stages > 0)
         printf("  \"pipeline\": {\"stages\": %d, \"bottleneck_ns\": %.1f, \"latency_ns\": %.1f},\n",
                r->pipeline_stages, r->pipeline_bottleneck_ns, r->pipeline_latency_ns);
@@ -286,8 +287,9 @@ static void print_text(const compile_args *a, const char *out, const nc_compile_
     printf("  instructions: %" PRId64 " (tensor %" PRId64 ", vector %" PRId64 ", scalar %" PRId64 ", dma %" PRId64
            ", sync %" PRId64 ")\n",
            r->instructions, r->instr_tensor, r->instr_vector, r->instr_scalar, r->instr_dma, r->instr_sync);
-    printf("  weights: %s in DRAM; SBUF peak %s per partition, -O%d\n", mib(r->weight_bytes, b1, sizeof b1),
-           mib(r->sbuf_peak_bytes, b2, sizeof b2), r->opt_level);
+    printf("  weights: %s %s; tile slots %s per partition, resident area %s per core, -O%d\n",
+           mib(r->weight_bytes, b1, sizeof b1), r->cores > 1 ? "resident on chip" : "in DRAM",
+           mib(r->sbuf_peak_bytes, b2, sizeof b2), mib(r->resident_bytes, b3, sizeof b3), r->opt_level);
     if (r->pipeline_text && *r->pipeline_text) fputs(r->pipeline_text, stdout);
 }
 
