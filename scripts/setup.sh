@@ -11,6 +11,7 @@ pkgs=(
   libdnnl-dev                                         # fast CPU kernels (oneDNN 2.6)
   libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev # ncore serve, ncore perf, chip configs
   libssl-dev                                          # sha256 of .ncx artifacts (libcrypto)
+  libjpeg62-turbo-dev                                 # photos for quantization (ncore quantize)
   curl jq                                             # the server's tests
   clang libclang-rt-14-dev                            # libFuzzer targets
   ca-certificates

@@ -10,6 +10,7 @@ bash scripts/setup.sh
 # Models and the ONNX Runtime oracle first: CMake builds tools/ortref only
 # when the ORT header is in the cache at configure time.
 bash scripts/fetch_models.sh
+bash scripts/fetch_photos.sh
 # NC_WERROR=1 in the environment (CI) turns warnings into errors.
 cmake --preset "$preset" -DNC_WERROR="${NC_WERROR:-0}" >/dev/null
 cmake --build --preset "$preset"
