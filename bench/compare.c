@@ -14,6 +14,10 @@
  * program run again with --child), since one process holding both engines
  * mixes their memory. The machine's FMA peak (peak.c) goes beside them.
  *
+ * A model line may also say ncore=FILE (ncore runs FILE, e.g. the INT8 QDQ
+ * model from `ncore quantize`, while ORT runs the fp32 one; batch 1 only)
+ * and cast=bf16 (ncore's session auto_cast); bench/run_quant.sh uses them.
+ *
  * Exit codes: 0 done (failed models are recorded in the JSON as errors),
  * 1 setup failure, 2 usage. */
 #include <errno.h>
@@ -51,6 +55,9 @@ typedef struct {
     char name[64];
     char file[512]; /* relative to the cache */
     char dyn[512];  /* the same model with a dynamic batch, or "" */
+    char ncore_file[512]; /* ncore= : the file ncore runs instead (e.g. the
+                             INT8 QDQ model), batch 1; "" = FILE */
+    char cast[16];  /* cast= : ncore's session auto_cast (bf16), or "" */
     input_spec in[MAX_INPUTS];
     int n_in;
 } model_spec;
@@ -149,6 +156,10 @@ static int load_models(const char *path, model_spec **out, int *n_out) {
         while (rc == 0 && (tok = strtok_r(NULL, " \t\r\n", &save))) {
             if (!strncmp(tok, "dyn=", 4))
                 snprintf(m->dyn, sizeof m->dyn, "%s", tok + 4);
+            else if (!strncmp(tok, "ncore=", 6))
+                snprintf(m->ncore_file, sizeof m->ncore_file, "%s", tok + 6);
+            else if (!strncmp(tok, "cast=", 5))
+                snprintf(m->cast, sizeof m->cast, "%s", tok + 5);
             else if (m->n_in == MAX_INPUTS)
                 rc = fail("%s: more than %d inputs", where, MAX_INPUTS);
             else
@@ -238,14 +249,15 @@ typedef struct {
 enum { ENG_NCORE = 0, ENG_ORT = 1 };
 static const char *const engine_names[2] = {"ncore", "ort"};
 
-static int engine_open(int which, ortref_env *env, const char *path, int threads, engine *e) {
+static int engine_open(int which, ortref_env *env, const char *path, int threads, const char *cast,
+                       engine *e) {
     memset(e, 0, sizeof *e);
     if (which == ENG_ORT) {
         if (ortref_session_open(env, path, threads, 1, &e->ort, e->err, sizeof e->err)) return -1;
         e->n_out = ortref_num_outputs(e->ort);
         return 0;
     }
-    nc_session_options so = {.threads = threads};
+    nc_session_options so = {.threads = threads, .auto_cast = cast && cast[0] ? cast : NULL};
     if (nc_model_load_file(path, NULL, &e->model) != NC_OK ||
         nc_session_create(e->model, &so, &e->sess) != NC_OK) {
         snprintf(e->err, sizeof e->err, "%s", nc_last_error());
@@ -326,7 +338,7 @@ static int child_main(int argc, char **argv) {
     rss_kib(&hwm, &base);
     engine e;
     double t0 = now_ms();
-    if (engine_open(which, env, path, threads, &e)) return fail("%s", e.err);
+    if (engine_open(which, env, path, threads, m->cast, &e)) return fail("%s", e.err);
     double load = now_ms() - t0;
     t0 = now_ms();
     if (engine_run(&e, m, in, NULL)) return fail("%s", e.err);
@@ -546,16 +558,21 @@ static void measure(const options *o, const char *self, ortref_env *env, const m
 
     printf("%-16s t=%d b=%-2" PRId64 " ", m->name, threads, batch);
     fflush(stdout);
+    /* ncore may run another file than ORT (ncore=, batch 1) */
+    char npath[8192];
+    if (m->ncore_file[0]) snprintf(npath, sizeof npath, "%s/%s", o->cache, m->ncore_file);
+    else snprintf(npath, sizeof npath, "%s", path);
+    const char *paths[2] = {npath, path};
     /* Memory and load time first, each engine alone in a fresh process. */
     for (int w = 0; w < 2; w++)
-        st[w].child_ok = run_child(self, w, path, threads, batch, o->ortlib, o->models_file,
+        st[w].child_ok = run_child(self, w, paths[w], threads, batch, o->ortlib, o->models_file,
                                    m->name, &st[w].child) == 0;
     if (make_inputs(m, batch, in)) {
         snprintf(err, sizeof err, "%s", "cannot make inputs");
         goto done;
     }
     for (int w = 0; w < 2; w++)
-        if (engine_open(w, env, path, threads, &e[w])) {
+        if (engine_open(w, env, paths[w], threads, m->cast, &e[w])) {
             snprintf(err, sizeof err, "%s: %s", engine_names[w], e[w].err);
             goto done;
         }
@@ -841,6 +858,8 @@ int main(int argc, char **argv) {
                          "%s is missing (scripts/fetch_models.sh, "
                          "scripts/make_torch_models.py)",
                          path);
+            } else if (b > 1 && m->ncore_file[0]) {
+                snprintf(why, sizeof why, "ncore= models run at batch 1 only");
             } else if (b > 1 && !has_batch(m)) {
                 snprintf(why, sizeof why, "no batch dimension in bench/models.txt");
             } else if (b > 1 && batch_is_dynamic(path, m, why, sizeof why) != 1) {

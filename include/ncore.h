@@ -254,6 +254,11 @@ typedef struct nc_session_options {
     int threads;            /* intra-op threads; 0 = library default */
     uint64_t memory_limit;  /* largest total tensor bytes a run may hold live,
                                0 = 8 GiB; exceeding it is NC_ERR_LIMIT */
+    const char *auto_cast;  /* device "cpu" only: "bf16" runs convolutions
+                               and matrix products by constant weights with
+                               bf16 inputs and weights, f32 accumulation and
+                               outputs; NULL or "" = off (other devices
+                               refuse it with NC_ERR_UNSUPPORTED) */
     /* Device "sim" (a compiled model; see "Compilation and the chip
      * device" below). Zero is the default for each. */
     int sim_no_values;      /* nonzero: timing only, nothing computed; outputs
@@ -270,6 +275,12 @@ typedef struct nc_session_options {
                                Neuron's DataParallel); needs sim_no_values;
                                0 = 1. More cores than the chip config has is
                                NC_ERR_LIMIT */
+    int pipeline_cores;     /* device "cpu": N >= 1 cuts the optimized model
+                               into N pipeline stages, each on one thread
+                               pinned to a host core (see "Pipelined
+                               sessions" below); 0 = off. threads must then
+                               be 0 or 1; N > 64 or < 0 is
+                               NC_ERR_INVALID_ARG */
 } nc_session_options;
 
 /* Constructor. */
@@ -335,6 +346,88 @@ NC_API nc_status nc_chip_get_info(const nc_chip *chip, nc_chip_info *info);
  * "derived" member of peaks and totals is removed). *json is malloc'ed:
  * free() it. */
 NC_API nc_status nc_chip_describe_json(const nc_chip *chip, char **json);
+
+/* ---- Pipelined sessions (device "cpu") -----------------------------------
+ * NeuronCore-Pipeline on the host: with nc_session_options.pipeline_cores
+ * N >= 1 the optimized model is cut into N contiguous stages balanced by
+ * FLOPs. Each stage is planned and run on one thread of its own, pinned to
+ * a host core (stage k on the k-th CPU the process may use, round-robin when
+ * N exceeds them), so that its weights stay in that core's caches; requests
+ * stream through the stages over bounded queues, in order. N larger than the
+ * optimized model's node count is clamped to it, with a note in the plan.
+ * Outputs equal those of the unpipelined device with threads = 1 within
+ * fp32 rounding: the same kernels run in the same order, but a tensor
+ * crosses a stage boundary in plain layout, and a convolution reading it may
+ * then pick another oneDNN layout and kernel, which sums in another order
+ * (ResNet-50: logits within 3e-5 of the unpipelined ones; the BERT-like
+ * encoder: bit for bit). One stage is bit for bit.
+ * A model that cannot be planned statically (dynamic input dimensions, an If
+ * or other subgraph left after optimization, a stage that fails to plan) is
+ * not cut: it runs whole, on the plain CPU device, in one stage; the plan
+ * says why. nc_session_run works on a pipelined session (one request through
+ * all stages) when no request is in flight. For throughput keep several in
+ * flight:
+ *
+ *     nc_session_options so = {.pipeline_cores = 2};
+ *     nc_session_create(model, &so, &sess);
+ *     for (...) nc_session_submit(sess, 1, names, &x[i], &id); // up to max_in_flight
+ *     for (...) nc_session_wait(sess, 1, NULL, &y[i], &id);    // oldest first
+ *
+ * Submit and wait are for one thread at a time, like every session call. */
+typedef struct nc_pipeline_info {
+    int stages;          /* stage threads; 0: not a pipelined session */
+    int fallback;        /* nonzero: the model was not cut (see plan) */
+    int max_in_flight;   /* requests submitted and not yet waited for, at most */
+    int in_flight;       /* now */
+    const char *plan;    /* per stage: core, nodes, GFLOP, weight bytes; notes.
+                            Lives as long as the session */
+} nc_pipeline_info;
+
+/* NC_ERR_INVALID_ARG for a session created without pipeline_cores. */
+NC_API nc_status nc_session_get_pipeline_info(const nc_session *sess, nc_pipeline_info *info);
+/* Queue one request on a pipelined session, with nc_session_run's input
+ * rules; the inputs are copied. request_id (may be NULL) receives its
+ * number: 0, 1, 2, ... per session. NC_ERR_LIMIT when max_in_flight
+ * requests are in flight; NC_ERR_INVALID_ARG on a session that is not
+ * pipelined. */
+NC_API nc_status nc_session_submit(nc_session *sess, int n_inputs,
+                                   const char *const *input_names,
+                                   nc_tensor *const *inputs, uint64_t *request_id);
+/* Wait for the oldest request in flight and take its outputs (as for
+ * nc_session_run); request_id receives its number, also when it failed.
+ * NC_ERR_INVALID_ARG when none is in flight. */
+NC_API nc_status nc_session_wait(nc_session *sess, int n_outputs,
+                                 const char *const *output_names,
+                                 nc_tensor **outputs, uint64_t *request_id);
+
+/* ---- INT8 quantization ---------------------------------------------------
+ * Post-training quantization into a standard ONNX QDQ model (runs on ONNX
+ * Runtime too): QuantizeLinear/DequantizeLinear on the activation inputs of
+ * Conv, Gemm and MatMul (and on the residual operand of an Add after a
+ * Conv), uint8 activations with a zero point from ranges measured on a
+ * calibration set, int8 symmetric weights (one scale per output channel, or
+ * per tensor), int32 biases. Device "cpu" runs such a model's
+ * DQ->Conv->[Add]->[Relu]->Q chains on int8 kernels. */
+typedef struct nc_quantize_options {
+    int per_tensor;     /* nonzero: one scale per weight tensor */
+    double percentile;  /* 0 (or 100): activation ranges are min/max over
+                           the calibration set; e.g. 99.99: the mean over
+                           samples of the 0.01th and 99.99th percentiles */
+    int threads;        /* for the calibration runs; 0 = default */
+} nc_quantize_options;
+
+typedef struct nc_quantize_report {
+    int activations;    /* activation tensors given quantization parameters */
+    int ops;            /* Conv/Gemm/MatMul nodes with int8 weights */
+} nc_quantize_report;
+
+/* Quantize an ONNX model (not a compiled one) and write the QDQ model to
+ * out_path. calib: n_samples * (number of model inputs) tensors, sample by
+ * sample, each sample's tensors in model input order. opts and report may
+ * be NULL. */
+NC_API nc_status nc_quantize(const nc_model *model, int n_samples, nc_tensor *const *calib,
+                             const nc_quantize_options *opts, const char *out_path,
+                             nc_quantize_report *report);
 
 /* ---- Compilation and the chip device -------------------------------------
  * A model is compiled ahead of time for a chip configuration into a `.ncx`

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "ir/registry.h"
 #include "opt/opt_util.h"
+#include "opt/quant.h"
 
 static const char *const k_names[OPT_N_PASSES] = {
     "fold", "dead", "identity", "transpose", "batchnorm", "matmul_add",
@@ -51,6 +52,13 @@ static nc_status run(ir_graph *g, pass_fn fn, opt_pass which, opt_stats *stats) 
 
 static nc_status optimize_graph(ir_graph *g, int level, opt_stats *stats, int depth) {
     if (depth > 64) return ncb_err(NC_ERR_LIMIT, "subgraphs nested more than 64 deep");
+    /* QDQ chains into int8 ops before folding, which would turn quantized
+     * weights into float32 constants (no counter in opt_stats yet). */
+    if (level >= 2) {
+        int64_t nq = 0;
+        NCB_TRY(nq_fuse(g, &nq));
+        if (nq) NCB_TRY(opt_finish(g));
+    }
     /* Folding can expose more folding after identities vanish, and fusion
      * needs folded constants (weights behind Identity, shapes): fold first. */
     NCB_TRY(run(g, opt_remove_identity, OPT_IDENTITY, stats));

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "device/cpu/exec.h"
+#include "device/cpu/pipeline.h"
 #include "device/sim/runtime.h"
 #include "ir/registry.h"
 #include "onnx/onnx.h"
@@ -15,6 +16,7 @@
 struct nc_session {
     nc_model *model;
     cpu_exec *exec;
+    cpp_pipeline *pipe;  /* device "cpu" with pipeline_cores */
     simrt_session *sim; /* device "sim" */
     char device[16];
     char last_error[NCB_ERRMSG_MAX];
@@ -252,6 +254,9 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
         if (strcmp(dev, "sim"))
             return ncb_err(NC_ERR_UNSUPPORTED, "device '%s' cannot run a compiled model (.ncx); use device 'sim'",
                            dev);
+        if (opts && opts->pipeline_cores)
+            return ncb_err(NC_ERR_UNSUPPORTED, "pipeline_cores is for device 'cpu'; for the chip, compile with "
+                                               "--pipeline-cores (nc_compile_options.pipeline_cores)");
         nc_session *s = calloc(1, sizeof *s);
         if (!s) return ncb_err(NC_ERR_NOMEM, "out of memory for a session");
         snprintf(s->device, sizeof s->device, "sim");
@@ -275,7 +280,10 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
     nc_session *s = calloc(1, sizeof *s);
     if (!s) return ncb_err(NC_ERR_NOMEM, "out of memory for a session");
     snprintf(s->device, sizeof s->device, "%s", dev);
-    nc_status st = cpu_exec_create(model->ir, opts, &s->exec);
+    nc_status st = opts && opts->pipeline_cores
+                       ? (!strcmp(dev, "cpu") ? cpp_pipeline_create(model->ir, opts, &s->pipe)
+                                              : ncb_err(NC_ERR_UNSUPPORTED, "pipeline_cores needs device 'cpu', not '%s'", dev))
+                       : cpu_exec_create(model->ir, opts, &s->exec);
     if (st != NC_OK) {
         free(s);
         return st;
@@ -289,6 +297,7 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
 void nc_session_free(nc_session *s) {
     if (!s) return;
     cpu_exec_free(s->exec);
+    cpp_pipeline_free(s->pipe);
     simrt_session_free(s->sim);
     model_unref(s->model);
     free(s);
@@ -379,6 +388,31 @@ static nc_status bind_inputs(const nc_model *m, int n, const char *const *names,
     return NC_OK;
 }
 
+/* map[o]: the model output that output o names. */
+static nc_status map_outputs(const nc_model *m, int n_outputs, const char *const *output_names,
+                             nc_tensor **outputs, int *map) {
+    int no = nc_model_num_outputs(m);
+    if (n_outputs < 0 || n_outputs > 4096 || (n_outputs > 0 && !outputs))
+        return ncb_err(NC_ERR_INVALID_ARG, "bad output arguments");
+    for (int o = 0; o < n_outputs; o++) outputs[o] = NULL;
+    for (int o = 0; o < n_outputs; o++) {
+        if (!output_names) {
+            if (o >= no)
+                return ncb_err(NC_ERR_INVALID_ARG, "asked for %d outputs; the model has %d", n_outputs, no);
+            map[o] = o;
+            continue;
+        }
+        map[o] = io_find(m, true, output_names[o]);
+        if (map[o] < 0)
+            return ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an output of the model",
+                           output_names[o] ? output_names[o] : "(null)");
+    }
+    return NC_OK;
+}
+
+static nc_status hand_over(nc_session *s, int n_outputs, const int *map, nc_tensor **all,
+                           nc_tensor **outputs);
+
 nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_names,
                          nc_tensor *const *inputs, int n_outputs, const char *const *output_names,
                          nc_tensor **outputs) {
@@ -387,28 +421,25 @@ nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_n
     int ni = nc_model_num_inputs(m), no = nc_model_num_outputs(m);
     if (n_outputs < 0 || n_outputs > 4096 || (n_outputs > 0 && !outputs) || n_inputs < 0)
         return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "nc_session_run: bad output arguments"));
-    for (int o = 0; o < n_outputs; o++) outputs[o] = NULL;
     int map[n_outputs > 0 ? n_outputs : 1];
-    for (int o = 0; o < n_outputs; o++) {
-        if (!output_names) {
-            if (o >= no)
-                return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "asked for %d outputs; the model has %d",
-                                           n_outputs, no));
-            map[o] = o;
-            continue;
-        }
-        map[o] = io_find(m, true, output_names[o]);
-        if (map[o] < 0)
-            return sess_err(s, ncb_err(NC_ERR_NOT_FOUND, "'%s' is not an output of the model",
-                                       output_names[o] ? output_names[o] : "(null)"));
-    }
+    nc_status st = map_outputs(m, n_outputs, output_names, outputs, map);
+    if (st != NC_OK) return sess_err(s, st);
     const nc_tensor *bound[ni > 0 ? ni : 1];
-    nc_status st = bind_inputs(m, n_inputs, input_names, inputs, bound);
+    st = bind_inputs(m, n_inputs, input_names, inputs, bound);
     if (st != NC_OK) return sess_err(s, st);
     nc_tensor *all[no > 0 ? no : 1];
-    st = s->sim ? simrt_session_run(s->sim, bound, all) : cpu_exec_run(s->exec, bound, all);
+    st = s->sim ? simrt_session_run(s->sim, bound, all)
+         : s->pipe ? cpp_pipeline_run(s->pipe, bound, all) : cpu_exec_run(s->exec, bound, all);
     if (st != NC_OK) return sess_err(s, st);
-    /* Hand over the asked-for outputs, copying any asked for twice. */
+    return hand_over(s, n_outputs, map, all, outputs);
+}
+
+/* Hand over the asked-for outputs of all[], copying any asked for twice,
+ * and free the rest. */
+static nc_status hand_over(nc_session *s, int n_outputs, const int *map, nc_tensor **all,
+                           nc_tensor **outputs) {
+    int no = nc_model_num_outputs(s->model);
+    nc_status st = NC_OK;
     for (int o = 0; o < n_outputs && st == NC_OK; o++) {
         nc_tensor **src = &all[map[o]];
         if (*src) {
@@ -432,4 +463,57 @@ nc_status nc_session_run(nc_session *s, int n_inputs, const char *const *input_n
     }
     s->last_error[0] = '\0';
     return NC_OK;
+}
+
+/* ---- pipelined sessions ---- */
+
+static nc_status need_pipe(const nc_session *s, const char *fn) {
+    if (!s) return ncb_err(NC_ERR_INVALID_ARG, "%s: session is NULL", fn);
+    if (!s->pipe)
+        return ncb_err(NC_ERR_INVALID_ARG,
+                       "%s: the session is not pipelined (create it on device 'cpu' with pipeline_cores >= 1)", fn);
+    return NC_OK;
+}
+
+nc_status nc_session_get_pipeline_info(const nc_session *s, nc_pipeline_info *info) {
+    if (!info) return ncb_err(NC_ERR_INVALID_ARG, "nc_session_get_pipeline_info: info is NULL");
+    memset(info, 0, sizeof *info);
+    info->plan = "";
+    NCB_TRY(need_pipe(s, "nc_session_get_pipeline_info"));
+    cpp_info ci;
+    cpp_pipeline_info(s->pipe, &ci);
+    info->stages = ci.stages;
+    info->fallback = ci.fallback;
+    info->max_in_flight = ci.max_in_flight;
+    info->in_flight = ci.in_flight;
+    info->plan = ci.plan;
+    return NC_OK;
+}
+
+nc_status nc_session_submit(nc_session *s, int n_inputs, const char *const *input_names,
+                            nc_tensor *const *inputs, uint64_t *request_id) {
+    nc_status st = need_pipe(s, "nc_session_submit");
+    if (st != NC_OK) return s ? sess_err(s, st) : st;
+    if (n_inputs < 0) return sess_err(s, ncb_err(NC_ERR_INVALID_ARG, "nc_session_submit: n_inputs < 0"));
+    int ni = nc_model_num_inputs(s->model);
+    const nc_tensor *bound[ni > 0 ? ni : 1];
+    st = bind_inputs(s->model, n_inputs, input_names, inputs, bound);
+    if (st == NC_OK) st = cpp_pipeline_submit(s->pipe, bound, request_id);
+    if (st != NC_OK) return sess_err(s, st);
+    s->last_error[0] = '\0';
+    return NC_OK;
+}
+
+nc_status nc_session_wait(nc_session *s, int n_outputs, const char *const *output_names,
+                          nc_tensor **outputs, uint64_t *request_id) {
+    nc_status st = need_pipe(s, "nc_session_wait");
+    if (st != NC_OK) return s ? sess_err(s, st) : st;
+    int no = nc_model_num_outputs(s->model);
+    int map[n_outputs > 0 && n_outputs <= 4096 ? n_outputs : 1];
+    st = map_outputs(s->model, n_outputs, output_names, outputs, map);
+    if (st != NC_OK) return sess_err(s, ncb_err_prefix(st, "nc_session_wait: "));
+    nc_tensor *all[no > 0 ? no : 1];
+    st = cpp_pipeline_wait(s->pipe, all, request_id);
+    if (st != NC_OK) return sess_err(s, st);
+    return hand_over(s, n_outputs, map, all, outputs);
 }

@@ -18,9 +18,16 @@ static const char help_text[] =
     "latency p50/p90/p99, achieved GFLOP/s, load time and peak RSS.\n"
     "\n"
     "  --threads N         intra-op threads (0 = library default)\n"
+    "  --pipeline-cores N  device cpu: cut the model into N pipeline stages, each\n"
+    "                      on one thread pinned to a host core, and stream\n"
+    "                      requests through them; latency is submit to result\n"
+    "  --in-flight K       with --pipeline-cores: requests kept in flight\n"
+    "                      (default 2N, at least N)\n"
     "  --batch B           leading size of every input whose first dimension is\n"
     "                      dynamic (default 1; B > 1 needs such an input)\n"
     "  --device DEV        cpu (default) or ref (reference kernels only)\n"
+    "  --auto-cast bf16    device cpu: bf16 convolutions and matrix products (f32\n"
+    "                      accumulation and outputs)\n"
     "  --warmup N          untimed runs first (default 3)\n"
     "  --time SECONDS      length of the measurement window (default 5)\n"
     "  --iters N           time exactly N runs instead of a window\n"
@@ -38,6 +45,8 @@ static const char help_text[] =
 typedef struct {
     const char *model;
     int threads;
+    int pipeline_cores;
+    int64_t in_flight;
     int64_t batch;
     const char *device;
     int64_t warmup;
@@ -48,6 +57,7 @@ typedef struct {
     int n_files;
     cli_inputs random_inputs; /* --dim, --shape, --batch */
     uint64_t seed;
+    const char *auto_cast;
 } bench_args;
 
 static double now_s(void) {
@@ -71,10 +81,20 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             if (r < 0 || !cli_parse_int(v, 0, 1024, &n))
                 return cli_usage("bench", "--threads needs an integer in 0..1024");
             a->threads = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--pipeline-cores", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 1, 1024, &n))
+                return cli_usage("bench", "--pipeline-cores needs an integer >= 1");
+            a->pipeline_cores = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--in-flight", &v)) != 0) {
+            if (r < 0 || !cli_parse_int(v, 1, 1 << 20, &a->in_flight))
+                return cli_usage("bench", "--in-flight needs an integer >= 1");
         } else if ((r = cli_opt_value(argc, argv, &i, "--batch", &v)) != 0) {
             if (r < 0 || !cli_parse_int(v, 1, 1 << 20, &a->batch))
                 return cli_usage("bench", "--batch needs an integer >= 1");
             a->random_inputs.batch = a->batch;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--auto-cast", &v)) != 0) {
+            if (r < 0 || strcmp(v, "bf16")) return cli_usage("bench", "--auto-cast needs bf16");
+            a->auto_cast = v;
         } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("bench", "--device needs cpu or ref");
             a->device = v;
@@ -113,6 +133,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         }
     }
     if (!a->model) return cli_usage("bench", "missing MODEL");
+    if (a->in_flight && !a->pipeline_cores) return cli_usage("bench", "--in-flight needs --pipeline-cores");
+    if (a->pipeline_cores && !a->in_flight) a->in_flight = 2 * (int64_t)a->pipeline_cores;
     return CLI_OK;
 }
 
@@ -168,6 +190,7 @@ typedef struct {
     double mean, min, p50, p90, p99, max; /* ms */
     int64_t flops; /* -1: unknown */
     int64_t rss;
+    int stages;    /* pipeline stages running (0: not pipelined) */
 } bench_result;
 
 static void json_num(FILE *f, const char *key, double v, bool last) {
@@ -188,8 +211,9 @@ static int write_json(const bench_args *a, const nc_tensor_info *infos, nc_tenso
     cli_json_str(f, nc_version_string());
     fputs(",\n  \"device\": ", f);
     cli_json_str(f, a->device ? a->device : "cpu");
-    fprintf(f, ",\n  \"threads\": %d,\n  \"batch\": %" PRId64 ",\n  \"inputs\": [", a->threads,
-            a->batch);
+    fprintf(f, ",\n  \"threads\": %d,\n  \"pipeline_cores\": %d,\n  \"pipeline_stages\": %d,\n"
+               "  \"in_flight\": %" PRId64 ",\n  \"batch\": %" PRId64 ",\n  \"inputs\": [",
+            a->threads, a->pipeline_cores, r->stages, a->pipeline_cores ? a->in_flight : 1, a->batch);
     for (int i = 0; i < n_in; i++) {
         fputs(i ? ", {\"name\": " : "{\"name\": ", f);
         cli_json_str(f, infos[i].name);
@@ -230,6 +254,58 @@ static int run_once(nc_session *s, int n_in, const char **names, nc_tensor **ins
     return CLI_OK;
 }
 
+/* Pipelined: keep a->in_flight requests in the session. A request's
+ * latency runs from its submit to the return of its wait; requests finish
+ * in order, so the oldest is always the next one done. */
+static int run_stream(nc_session *s, const bench_args *a, int n_in, const char **names, nc_tensor **ins,
+                      int n_out, nc_tensor **outs, double **lat, int64_t *cap, int64_t *runs) {
+    int64_t k = a->in_flight, submitted = 0, done = 0;
+    double *sub = malloc((size_t)k * sizeof *sub);
+    if (!sub) return cli_fail("out of memory");
+    double end = now_s() + a->seconds;
+    int rc = CLI_OK;
+    for (;;) {
+        bool more = a->iters > 0 ? submitted < a->iters : now_s() < end;
+        if (more && submitted - done < k) {
+            double t = now_s();
+            if (nc_session_submit(s, n_in, names, ins, NULL) != NC_OK) {
+                rc = cli_fail("%s", nc_session_last_error(s));
+                break;
+            }
+            sub[submitted++ % k] = t;
+            continue;
+        }
+        if (done == submitted) break;
+        if (done == *cap) {
+            double *l = realloc(*lat, (size_t)*cap * 2 * sizeof **lat);
+            if (!l) {
+                rc = cli_fail("out of memory");
+                break;
+            }
+            *lat = l;
+            *cap *= 2;
+        }
+        nc_status st = nc_session_wait(s, n_out, NULL, outs, NULL);
+        (*lat)[done] = (now_s() - sub[done % k]) * 1e3;
+        done++;
+        if (st != NC_OK) {
+            rc = cli_fail("%s", nc_session_last_error(s));
+            break;
+        }
+        for (int i = 0; i < n_out; i++) {
+            nc_tensor_free(outs[i]);
+            outs[i] = NULL;
+        }
+    }
+    /* after a failure, collect what is still in flight */
+    for (; done < submitted; done++)
+        if (nc_session_wait(s, n_out, NULL, outs, NULL) == NC_OK)
+            for (int i = 0; i < n_out; i++) nc_tensor_free(outs[i]), outs[i] = NULL;
+    *runs = done;
+    free(sub);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     bench_args a = {0};
     int rc = parse_args(argc, argv, &a);
@@ -250,13 +326,23 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     r.import_ms = (now_s() - t0) * 1e3;
-    nc_session_options so = {.device = a.device, .threads = a.threads};
+    nc_session_options so = {.device = a.device, .threads = a.threads,
+                             .pipeline_cores = a.pipeline_cores, .auto_cast = a.auto_cast};
     t0 = now_s();
     if (nc_session_create(m, &so, &sess) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
     }
     r.session_ms = (now_s() - t0) * 1e3;
+    nc_pipeline_info pinfo = {0};
+    if (a.pipeline_cores && nc_session_get_pipeline_info(sess, &pinfo) == NC_OK) {
+        r.stages = pinfo.fallback ? 0 : pinfo.stages;
+        if (a.in_flight > pinfo.max_in_flight) {
+            fprintf(stderr, "ncore: note: --in-flight %" PRId64 " is more than the pipeline holds: %d\n",
+                    a.in_flight, pinfo.max_in_flight);
+            a.in_flight = pinfo.max_in_flight;
+        }
+    }
 
     n_in = nc_model_num_inputs(m);
     n_out = nc_model_num_outputs(m);
@@ -315,7 +401,11 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     double start = now_s(), end = start + a.seconds;
-    for (;;) {
+    if (a.pipeline_cores) {
+        rc = run_stream(sess, &a, n_in, names, ins, n_out, outs, &lat, &cap, &r.runs);
+        if (rc != CLI_OK) goto done;
+    }
+    for (; !a.pipeline_cores;) {
         if (a.iters > 0 ? r.runs == a.iters : (r.runs > 0 && now_s() >= end)) break;
         if (r.runs == cap) {
             double *l = realloc(lat, (size_t)cap * 2 * sizeof *lat);
@@ -354,6 +444,8 @@ int cmd_bench(int argc, char **argv) {
             fprintf(ho, "%s%" PRId64, d ? "," : "", nc_tensor_dims(ins[i])[d]);
         fprintf(ho, "]\n");
     }
+    if (a.pipeline_cores)
+        fprintf(ho, "pipeline:    %" PRId64 " requests in flight\n%s", a.in_flight, pinfo.plan);
     fprintf(ho, "load:        %.1f ms (import %.1f ms, session %.1f ms)\n", r.import_ms + r.session_ms,
            r.import_ms, r.session_ms);
     fprintf(ho, "runs:        %" PRId64 " warm-up, %" PRId64 " measured in %.2f s\n", a.warmup, r.runs,

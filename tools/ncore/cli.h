@@ -23,6 +23,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* "ncore: error: <msg>" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

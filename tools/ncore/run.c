@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "image.h"
 
 static const char help_text[] =
     "usage: ncore run MODEL [OPTIONS]\n"
@@ -27,10 +28,20 @@ static const char help_text[] =
     "  --shape NAME=D0,D1,...  the whole shape of random input NAME (repeatable)\n"
     "  --output-dir DIR    write each output as DIR/<name>.npy (DIR is created)\n"
     "  --threads N         intra-op threads (0 = library default)\n"
+    "  --pipeline-cores N  device cpu: cut the model into N pipeline stages, each\n"
+    "                      on one thread pinned to a host core (the plan goes to\n"
+    "                      stderr)\n"
     "  --device DEV        cpu (default for ONNX), ref (reference kernels only)\n"
     "                      or sim (the chip simulator; the default and only\n"
     "                      device for a compiled .ncx model: ncore compile)\n"
     "  --no-values         device sim: timing only, outputs are zeros\n"
+    "  --auto-cast bf16    device cpu: convolutions and matrix products by constant\n"
+    "                      weights take bf16 inputs and weights (f32 accumulation\n"
+    "                      and outputs)\n"
+    "  --compare-fp32      also run without --auto-cast on the same inputs and print\n"
+    "                      the accuracy against it: max abs error, cosine\n"
+    "                      similarity, top-1 agreement (classifier outputs), and a\n"
+    "                      JSON line\n"
     "  --memory-limit SIZE most tensor bytes a run may hold at once, with an\n"
     "                      optional K, M or G suffix (powers of 1024; default 8G)\n";
 
@@ -43,9 +54,12 @@ typedef struct {
     uint64_t seed;
     const char *out_dir;
     int threads;
+    int pipeline_cores;
     const char *device;
     uint64_t memory_limit;
     bool no_values;
+    const char *auto_cast;
+    bool compare_fp32;
 } run_args;
 
 /* "512M" -> 536870912; false on anything else. */
@@ -99,12 +113,23 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (r < 0 || !cli_parse_int(v, 0, 1024, &n))
                 return cli_usage("run", "--threads needs an integer in 0..1024");
             a->threads = (int)n;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--pipeline-cores", &v)) != 0) {
+            int64_t n;
+            if (r < 0 || !cli_parse_int(v, 1, 1024, &n))
+                return cli_usage("run", "--pipeline-cores needs an integer >= 1");
+            a->pipeline_cores = (int)n;
         } else if ((r = cli_opt_value(argc, argv, &i, "--memory-limit", &v)) != 0) {
             if (r < 0 || !parse_size(v, &a->memory_limit))
                 return cli_usage("run", "--memory-limit needs a positive size such as 512M or 2G");
         } else if ((r = cli_opt_value(argc, argv, &i, "--device", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("run", "--device needs cpu, ref or sim");
             a->device = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--auto-cast", &v)) != 0) {
+            if (r < 0 || strcmp(v, "bf16")) return cli_usage("run", "--auto-cast needs bf16");
+            a->auto_cast = v;
+        } else if (strcmp(argv[i], "--compare-fp32") == 0) {
+            a->compare_fp32 = true;
+            i++;
         } else if (strcmp(argv[i], "--no-values") == 0) {
             a->no_values = true;
             i++;
@@ -344,11 +369,14 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     nc_session_options so = {.device = a.device, .threads = a.threads,
-                             .memory_limit = a.memory_limit, .sim_no_values = a.no_values};
+                             .memory_limit = a.memory_limit, .sim_no_values = a.no_values,
+                             .pipeline_cores = a.pipeline_cores, .auto_cast = a.auto_cast};
     if (nc_session_create(m, &so, &sess) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
     }
+    nc_pipeline_info pinfo;
+    if (a.pipeline_cores && nc_session_get_pipeline_info(sess, &pinfo) == NC_OK) fputs(pinfo.plan, stderr);
     t0 = now_ms();
     if (nc_session_run(sess, n_in, in_names, ins, n_out, NULL, outs) != NC_OK) {
         rc = cli_fail("%s", nc_session_last_error(sess));
@@ -377,6 +405,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (a.out_dir && (rc = write_outputs(&a, m, outs, n_out)) != CLI_OK) goto done;
     printf("time: load %.3f ms, run %.3f ms\n", t_load, t_run);
+    if (a.compare_fp32 && (rc = nq_compare_fp32(m, &so, n_in, in_names, ins, n_out, outs)) != CLI_OK) goto done;
     nc_sim_stats st;
     if (nc_model_target(m) && nc_session_get_sim_stats(sess, &st) == NC_OK)
         printf("simulated: %.3f us on %s (%llu cycles, %d core%s%s)\n", st.sim_ns / 1e3, nc_model_target(m),

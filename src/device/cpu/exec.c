@@ -50,6 +50,15 @@ nc_status cpu_exec_create(const ir_model *m, const nc_session_options *opts, cpu
     e->model = m;
     e->memory_limit = opts && opts->memory_limit ? opts->memory_limit : CPU_DEFAULT_MEMORY_LIMIT;
     e->ref = opts && opts->device && !strcmp(opts->device, "ref");
+    const char *cast = opts && opts->auto_cast ? opts->auto_cast : "";
+    if (cast[0] && strcmp(cast, "bf16")) {
+        free(e);
+        return ncb_err(NC_ERR_INVALID_ARG, "auto-cast '%s' is not known (have: bf16)", cast);
+    }
+    if (cast[0] && e->ref) {
+        free(e);
+        return ncb_err(NC_ERR_UNSUPPORTED, "auto-cast %s runs on device 'cpu' only, not on device 'ref'", cast);
+    }
     if (e->ref) {
         e->threads = opts && opts->threads > 0 ? opts->threads : 1;
         *out = e;
@@ -89,6 +98,7 @@ nc_status cpu_exec_create(const ir_model *m, const nc_session_options *opts, cpu
         return st;
     }
     e->dn_ok = true;
+    e->dn.bf16 = cast[0] != 0;
     e->stats.nodes = ir_graph_count_nodes(e->model->graph);
     /* Inputs with fully static shapes: plan now, so the first run is fast
        and load-time errors show at load. */

@@ -128,20 +128,24 @@ static step *add_step(cpu_plan *p, int kind, int node, int n_in, int n_out) {
     return s;
 }
 
+/* Values of these dtypes carry a oneDNN layout (f32; uint8/int8 for the
+ * int8 path); others are always plain. */
+static bool has_md(nc_dtype dt) { return nck_dnnl_dt(dt) != dnnl_data_type_undef; }
+
 static void set_plain(pval *x) {
-    if (x->dtype == NC_DTYPE_F32) nck_dnnl_plain_md(x->ndim, x->dims, &x->md);
+    if (has_md(x->dtype)) nck_dnnl_plain_md_dt(x->ndim, x->dims, nck_dnnl_dt(x->dtype), &x->md);
     int64_t n = ncb_shape_numel(x->ndim, x->dims);
     x->bytes = (size_t)(n > 0 ? n : 0) * nc_dtype_size(x->dtype);
 }
 
-static bool is_plain(const pval *x) { return x->dtype != NC_DTYPE_F32 || nck_dnnl_md_is_plain(&x->md); }
+static bool is_plain(const pval *x) { return !has_md(x->dtype) || nck_dnnl_md_is_plain(&x->md); }
 
 /* The value holding v in layout md: v itself, an earlier twin, or a new twin
  * made by a reorder step added now. -1 on out of memory (message set). */
 static int in_layout(cpu_plan *p, int v, const dnnl_memory_desc_t *md) {
-    if (p->v[v].dtype != NC_DTYPE_F32 || p->v[v].konst || nck_dnnl_md_eq(&p->v[v].md, md)) return v;
+    if (!has_md(p->v[v].dtype) || p->v[v].konst || nck_dnnl_md_eq(&p->v[v].md, md)) return v;
     /* plain to plain of another rank (broadcast operands): the same bytes */
-    if (nck_dnnl_md_is_plain(&p->v[v].md) && nck_dnnl_md_is_plain(md) &&
+    if (nck_dnnl_md_is_plain(&p->v[v].md) && nck_dnnl_md_is_plain(md) && p->v[v].md.data_type == md->data_type &&
         nck_dnnl_md_size(&p->v[v].md) == nck_dnnl_md_size(md))
         return v;
     for (int w = 0; w < p->n_v; w++)
@@ -167,8 +171,8 @@ static int in_layout(cpu_plan *p, int v, const dnnl_memory_desc_t *md) {
 
 static int to_plain(cpu_plan *p, int v) {
     dnnl_memory_desc_t md;
-    if (p->v[v].dtype != NC_DTYPE_F32) return v;
-    nck_dnnl_plain_md(p->v[v].ndim, p->v[v].dims, &md);
+    if (!has_md(p->v[v].dtype)) return v;
+    nck_dnnl_plain_md_dt(p->v[v].ndim, p->v[v].dims, nck_dnnl_dt(p->v[v].dtype), &md);
     return in_layout(p, v, &md);
 }
 
@@ -247,8 +251,8 @@ static void io_of(const cpu_plan *p, int v, nck_dnnl_io *io) {
     io->ndim = x->ndim;
     memcpy(io->dims, x->dims, sizeof x->dims);
     io->konst = x->konst;
-    if (x->dtype == NC_DTYPE_F32) {
-        if (x->konst) nck_dnnl_plain_md(x->ndim, x->dims, &io->md);
+    if (has_md(x->dtype)) {
+        if (x->konst) nck_dnnl_plain_md_dt(x->ndim, x->dims, nck_dnnl_dt(x->dtype), &io->md);
         else io->md = x->md;
     }
 }
@@ -477,7 +481,7 @@ static nc_status layout_arena(cpu_plan *p) {
         if (src < 0 || !p->v[src].arena) continue;
         int r = group_of(p, src);
         bool same = p->v[src].bytes == p->v[y].bytes &&
-                    (p->v[y].dtype != NC_DTYPE_F32 || s->kind == STEP_NOP ||
+                    (!has_md(p->v[y].dtype) || s->kind == STEP_NOP ||
                      nck_dnnl_md_eq(&p->v[src].md, &p->v[y].md));
         /* in place only when nothing reads the group later; Reshape-like
            views always share (neither is written again) */

@@ -35,6 +35,19 @@ void nck_dnnl_ctx_fini(nck_dnnl_ctx *c) {
 }
 
 void nck_dnnl_plain_md(int ndim, const int64_t *dims, dnnl_memory_desc_t *md) {
+    nck_dnnl_plain_md_dt(ndim, dims, dnnl_f32, md);
+}
+
+dnnl_data_type_t nck_dnnl_dt(nc_dtype dtype) {
+    switch (dtype) {
+    case NC_DTYPE_F32: return dnnl_f32;
+    case NC_DTYPE_U8: return dnnl_u8;
+    case NC_DTYPE_I8: return dnnl_s8;
+    default: return dnnl_data_type_undef;
+    }
+}
+
+void nck_dnnl_plain_md_dt(int ndim, const int64_t *dims, dnnl_data_type_t dt, dnnl_memory_desc_t *md) {
     dnnl_dims_t d, st;
     if (ndim == 0) {
         d[0] = 1;
@@ -47,12 +60,12 @@ void nck_dnnl_plain_md(int ndim, const int64_t *dims, dnnl_memory_desc_t *md) {
         st[i] = s;
         s *= d[i] > 0 ? d[i] : 1;
     }
-    dnnl_memory_desc_init_by_strides(md, ndim, d, dnnl_f32, st);
+    dnnl_memory_desc_init_by_strides(md, ndim, d, dt, st);
 }
 
 bool nck_dnnl_md_is_plain(const dnnl_memory_desc_t *md) {
     dnnl_memory_desc_t p;
-    nck_dnnl_plain_md(md->ndims, md->dims, &p);
+    nck_dnnl_plain_md_dt(md->ndims, md->dims, md->data_type, &p);
     return dnnl_memory_desc_equal(md, &p) != 0;
 }
 
@@ -116,6 +129,12 @@ void nck_dnnl_op_free(nck_dnnl_op *op) {
     free(op->src);
     memset(op, 0, sizeof *op);
     op->sum_input = -1;
+}
+
+/* Shared with dnnl_int8.c. */
+nc_status nck_dnnl_const_mem(const nck_dnnl_ctx *c, const ir_node *n, const dnnl_memory_desc_t *user_md,
+                             const void *src, const dnnl_memory_desc_t *want, dnnl_memory_t *out) {
+    return const_mem(c, n, user_md, src, want, out);
 }
 
 /* ---- post-ops and attributes ---- */
@@ -240,6 +259,8 @@ static nc_status finish(const ir_node *n, dnnl_primitive_desc_t pd, nck_dnnl_op 
     return s == dnnl_success ? NC_OK : dnnl_fail(s, n, "creating a primitive");
 }
 
+nc_status nck_dnnl_finish(const ir_node *n, dnnl_primitive_desc_t pd, nck_dnnl_op *op) { return finish(n, pd, op); }
+
 /* src entry: the value in layout md, seen by the primitive as bind (NULL:
    md). Out of memory leaves it out; nck_dnnl_build then fails. */
 static bool add_src_view(nck_dnnl_op *op, int input, int arg, const dnnl_memory_desc_t *md,
@@ -341,6 +362,15 @@ static nc_status build_conv(const nck_dnnl_ctx *c, const ir_node *n, const nck_d
     dnnl_dims_t bd = {O};
     dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
     if (b && ncb_shape_numel(b->ndim, b->dims) != O) return UNSUP;
+    if (c->bf16 && !transposed) {
+        /* auto-cast: bf16 src and weights, f32 accumulation and output (in
+           the layout the f32 chain keeps); Winograd has no bf16 kernel */
+        wino = false;
+        x_any.format_kind == dnnl_format_kind_any
+            ? dnnl_memory_desc_init_by_tag(&x_any, x_any.ndims, x_any.dims, dnnl_bf16, dnnl_format_tag_any)
+            : dnnl_memory_desc_init_by_tag(&x_any, x_any.ndims, x_any.dims, dnnl_bf16, dnnl_aBcd16b);
+        dnnl_memory_desc_init_by_tag(&w_any, wn, wd, dnnl_bf16, dnnl_format_tag_any);
+    }
 
     nck_dnnl_post post = {0};
     if (z) {
@@ -460,8 +490,16 @@ static nc_status build_matmul(const nck_dnnl_ctx *c, const ir_node *n, const nck
         /* the plan reorders A to plain */
     }
     bool b_const = bw->konst != NULL;
+    /* auto-cast: bf16 A and weights (constant B only), f32 output */
+    bool cast = c->bf16 && b_const;
+    if (cast) {
+        dnnl_memory_desc_t a16;
+        if (trans_a) dnnl_memory_desc_init_by_strides(&a16, r, ad, dnnl_bf16, ast);
+        else nck_dnnl_plain_md_dt(r, ad, dnnl_bf16, &a16);
+        a_md = a16;
+    }
     if (b_const)
-        dnnl_memory_desc_init_by_tag(&b_md, r, bd, dnnl_f32, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&b_md, r, bd, cast ? dnnl_bf16 : dnnl_f32, dnnl_format_tag_any);
     else if (!trans_b)
         b_md = b_user;
     else
@@ -505,7 +543,7 @@ static nc_status build_matmul(const nck_dnnl_ctx *c, const ir_node *n, const nck
     st = finish(n, pd, op);
     if (st == NC_OK && flat) {
         /* the values stay N-D plain; the primitive sees their 2-D views */
-        nck_dnnl_plain_md(a0->ndim, a0->dims, &op->src[0].md);
+        nck_dnnl_plain_md_dt(a0->ndim, a0->dims, cast ? dnnl_bf16 : dnnl_f32, &op->src[0].md);
         nck_dnnl_plain_md(out0->ndim, out0->dims, &op->dst_md);
     }
     return st;
@@ -1143,6 +1181,15 @@ nc_status nck_dnnl_build(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl
                          const nck_dnnl_io *out, const nck_dnnl_post *post, nck_dnnl_op *op) {
     memset(op, 0, sizeof *op);
     op->sum_input = -1;
+    bool qconv = !strcmp(n->domain, "ncore") && !strcmp(n->op_type, "QConv");
+    bool quant = !n->domain[0] && !strcmp(n->op_type, "QuantizeLinear") && !(post && post->n);
+    if (qconv || quant) {
+        nc_status st = qconv ? nck_dnnl_build_qconv(c, n, in, n_in, out, post, op)
+                             : nck_dnnl_build_quantize(c, n, in, n_in, out, op);
+        if (st == NC_OK && op->oom) st = ncb_err(NC_ERR_NOMEM, "out of memory building a oneDNN primitive");
+        if (st != NC_OK) nck_dnnl_op_free(op);
+        return st;
+    }
     if (out->dtype != NC_DTYPE_F32 || out->ndim < 0) return UNSUP;
     for (int i = 0; i < n->n_out; i++)
         if (i > 0 && n->out[i] >= 0 && strcmp(n->op_type, "LayerNormalization")) return UNSUP;

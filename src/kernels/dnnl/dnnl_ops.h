@@ -27,7 +27,8 @@ typedef struct nck_dnnl_io {
     int ndim;
     int64_t dims[NC_MAX_DIMS];
     const nc_tensor *konst;  /* its value when constant for the plan, else NULL */
-    dnnl_memory_desc_t md;   /* the layout it is in now (f32 values) */
+    dnnl_memory_desc_t md;   /* the layout it is in now (f32, uint8 and int8
+                                values; see nck_dnnl_dt) */
 } nck_dnnl_io;
 
 /* Ops fused after the main one: element-wise activations, then optionally a
@@ -71,6 +72,8 @@ typedef struct nck_dnnl_op {
 typedef struct nck_dnnl_ctx {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
+    bool bf16; /* auto-cast: convolutions and matrix products take bf16
+                  src/weights (f32 accumulation and outputs) */
 } nck_dnnl_ctx;
 
 nc_status nck_dnnl_ctx_init(nck_dnnl_ctx *c);
@@ -78,6 +81,12 @@ void nck_dnnl_ctx_fini(nck_dnnl_ctx *c);
 
 /* Plain row-major f32 layout of dims (rank 0 is treated as [1]). */
 void nck_dnnl_plain_md(int ndim, const int64_t *dims, dnnl_memory_desc_t *md);
+/* The same in data type dt. */
+void nck_dnnl_plain_md_dt(int ndim, const int64_t *dims, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
+/* oneDNN's data type for values of dtype that the plan keeps in oneDNN
+ * layouts (f32, uint8, int8), else dnnl_data_type_undef. */
+dnnl_data_type_t nck_dnnl_dt(nc_dtype dtype);
+/* Plain row-major in md's own data type? */
 bool nck_dnnl_md_is_plain(const dnnl_memory_desc_t *md);
 size_t nck_dnnl_md_size(const dnnl_memory_desc_t *md);
 bool nck_dnnl_md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
@@ -99,6 +108,25 @@ void nck_dnnl_op_free(nck_dnnl_op *op);
  * src input -1 stands for S. */
 nc_status nck_dnnl_attention(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *in, int n_in,
                              const nck_dnnl_io *out, nck_dnnl_op ops[3], dnnl_memory_desc_t *s_md);
+
+/* ncore::QConv (src/kernels/dnnl/dnnl_int8.c): an int8 convolution (u8/s8
+ * src, s8 weights, per-channel output scales, zero points, residual sum and
+ * activation post-ops) with a uint8/int8 or f32 output. Called by
+ * nck_dnnl_build. */
+nc_status nck_dnnl_build_qconv(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *in, int n_in,
+                               const nck_dnnl_io *out, const nck_dnnl_post *post, nck_dnnl_op *op);
+
+/* QuantizeLinear with constant scalar scale and zero point, f32 to
+ * uint8/int8, as a reorder (dnnl_int8.c). */
+nc_status nck_dnnl_build_quantize(const nck_dnnl_ctx *c, const ir_node *n, const nck_dnnl_io *in, int n_in,
+                                  const nck_dnnl_io *out, nck_dnnl_op *op);
+
+/* For builders in other files: a constant (src, layout user_md) reordered
+ * into a new memory of layout want; the primitive, scratchpad and dst
+ * layout of pd into op (pd is destroyed). */
+nc_status nck_dnnl_const_mem(const nck_dnnl_ctx *c, const ir_node *n, const dnnl_memory_desc_t *user_md,
+                             const void *src, const dnnl_memory_desc_t *want, dnnl_memory_t *out);
+nc_status nck_dnnl_finish(const ir_node *n, dnnl_primitive_desc_t pd, nck_dnnl_op *op);
 
 /* A reorder (layout change or copy) from src to dst layout. */
 nc_status nck_dnnl_reorder(const nck_dnnl_ctx *c, const dnnl_memory_desc_t *src,
