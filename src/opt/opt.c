@@ -11,7 +11,7 @@
 
 static const char *const k_names[OPT_N_PASSES] = {
     "fold", "dead", "identity", "transpose", "batchnorm", "matmul_add",
-    "fuse_conv", "fuse_gemm", "layernorm", "gelu", "attention",
+    "fuse_conv", "fuse_gemm", "layernorm", "gelu", "attention", "quant",
 };
 
 const char *opt_pass_name(opt_pass p) {
@@ -53,12 +53,8 @@ static nc_status run(ir_graph *g, pass_fn fn, opt_pass which, opt_stats *stats) 
 static nc_status optimize_graph(ir_graph *g, int level, opt_stats *stats, int depth) {
     if (depth > 64) return ncb_err(NC_ERR_LIMIT, "subgraphs nested more than 64 deep");
     /* QDQ chains into int8 ops before folding, which would turn quantized
-     * weights into float32 constants (no counter in opt_stats yet). */
-    if (level >= 2) {
-        int64_t nq = 0;
-        NCB_TRY(nq_fuse(g, &nq));
-        if (nq) NCB_TRY(opt_finish(g));
-    }
+     * weights into float32 constants. */
+    if (level >= 2) NCB_TRY(run(g, nq_fuse, OPT_QUANT, stats));
     /* Folding can expose more folding after identities vanish, and fusion
      * needs folded constants (weights behind Identity, shapes): fold first. */
     NCB_TRY(run(g, opt_remove_identity, OPT_IDENTITY, stats));

@@ -28,6 +28,7 @@ typedef enum opt_pass {
     OPT_LAYERNORM,     /* primitive chain -> LayerNormalization */
     OPT_GELU,          /* primitive chain -> Gelu */
     OPT_ATTENTION,     /* Q.K^T, scale, softmax, .V -> Attention */
+    OPT_QUANT,         /* DequantizeLinear -> Conv (-> Add) (-> act) (-> Quantize) -> QConv */
     OPT_N_PASSES
 } opt_pass;
 

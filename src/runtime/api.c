@@ -257,6 +257,9 @@ nc_status nc_session_create(nc_model *model, const nc_session_options *opts, nc_
         if (opts && opts->pipeline_cores)
             return ncb_err(NC_ERR_UNSUPPORTED, "pipeline_cores is for device 'cpu'; for the chip, compile with "
                                                "--pipeline-cores (nc_compile_options.pipeline_cores)");
+        if (opts && opts->auto_cast && *opts->auto_cast)
+            return ncb_err(NC_ERR_UNSUPPORTED, "auto_cast '%s' is for device 'cpu'; a compiled model's precision is "
+                                               "set when compiling (--auto-cast)", opts->auto_cast);
         nc_session *s = calloc(1, sizeof *s);
         if (!s) return ncb_err(NC_ERR_NOMEM, "out of memory for a session");
         snprintf(s->device, sizeof s->device, "sim");
