@@ -22,23 +22,7 @@ EMBED=$MODELS/embedding_model.onnx
     exit 77
 }
 
-FAILS=0 CHECKS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-nc() {
-    CHECKS=$((CHECKS + 1))
-    "$NCORE" "$@" >"$W/out" 2>"$W/err"
-    RC=$?
-    LAST="ncore $*"
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$W/err"; then
-        fail "$LAST: sanitizer report"
-        sed 's/^/  stderr: /' "$W/err"
-    fi
-}
-expect_rc() {
-    [ "$RC" -eq "$1" ] || { fail "$LAST: exit $RC, expected $1"; sed 's/^/  stderr: /' "$W/err"; }
-}
-expect_out() { grep -qF -- "$1" "$W/out" || { fail "$LAST: stdout lacks '$1'"; sed 's/^/  stdout: /' "$W/out"; }; }
-expect_err() { grep -qF -- "$1" "$W/err" || { fail "$LAST: stderr lacks '$1'"; sed 's/^/  stderr: /' "$W/err"; }; }
+. "$(dirname "$0")/lib.sh"
 
 # same_outputs DIR_A DIR_B [npycmp options]: every .npy in A matches B's.
 same_outputs() {

@@ -9,21 +9,7 @@ rm -rf "$W" && mkdir -p "$W" || exit 1
 CACHE=${NCORE_CACHE:-$HOME/.cache/ncore}
 CONV=$TD/test_conv_with_strides_padding
 
-FAILS=0 CHECKS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-nc() {
-    CHECKS=$((CHECKS + 1))
-    "$NCORE" "$@" >"$W/out" 2>"$W/err"
-    RC=$?
-    LAST="ncore $*"
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$W/err"; then
-        fail "$LAST: sanitizer report"
-        sed 's/^/  stderr: /' "$W/err"
-    fi
-}
-expect_rc() { [ "$RC" -eq "$1" ] || { fail "$LAST: exit $RC, expected $1"; sed 's/^/  stderr: /' "$W/err"; }; }
-expect_out() { grep -qF -- "$1" "$W/out" || { fail "$LAST: stdout lacks '$1'"; sed 's/^/  stdout: /' "$W/out"; }; }
-expect_err() { grep -qF -- "$1" "$W/err" || { fail "$LAST: stderr lacks '$1'"; sed 's/^/  stderr: /' "$W/err"; }; }
+. "$(dirname "$0")/lib.sh"
 
 # A 40x32 JPEG (made with PIL), so the loader's tests need no download.
 TINY_JPG_B64='/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCj/wAARCAAgACgDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD52tdN6fLWva6b0+Wt+203p8ta1tpvT5axhWMMDme2pgWum9PlrXtdN6fLW/bab0+Wte103p8tdMKx9lgcz21MC203p8tFdta6b0+WiuhVj6yhmfu7nM2um9PlrXtdN6fLW/a6b0+Wte103p8tfMwrH8v4HM9tTAtdN6fLWva6b0+Wt+103p8ta1rpvT5a6YVj7PA5ntqYFrpv+zRXbWum9PloroVY+ro5n7u5/9k='

@@ -16,43 +16,7 @@ command -v python3 >/dev/null || {
     exit 77
 }
 
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-nc() {
-    "$NCORE" "$@" >"$W/out" 2>"$W/err"
-    RC=$?
-    LAST="ncore $*"
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$W/err"; then
-        fail "$LAST: sanitizer report"
-        sed 's/^/  stderr: /' "$W/err"
-    fi
-}
-expect_rc() {
-    [ "$RC" -eq "$1" ] || { fail "$LAST: exit $RC, expected $1"; sed 's/^/  stderr: /' "$W/err"; }
-}
-expect_out() { grep -qF -- "$1" "$W/out" || { fail "$LAST: stdout lacks '$1'"; sed 's/^/  stdout: /' "$W/out"; }; }
-expect_err() { grep -qF -- "$1" "$W/err" || { fail "$LAST: stderr lacks '$1'"; sed 's/^/  stderr: /' "$W/err"; }; }
-
-# mkgemm FILE: y = Gemm(x[2,4], W[4,3], C[3]) with constant weights, so the
-# whole model runs on the chip (as in cli_test.sh).
-mkgemm() {
-    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-    ld() {
-        local c=$2 n=$((${#2} / 2))
-        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
-        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
-    }
-    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
-    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
-    local f4="0000803f000000bf0000803e00000040" w c node graph model
-    w=0804080310014201$(hexs W)4a30$f4$f4$f4
-    c=080310014201$(hexs C)4a0c0000003f000080bf0000403f
-    node=$(ld 0a "$(hexs x)")$(ld 0a "$(hexs W)")$(ld 0a "$(hexs C)")$(ld 12 "$(hexs y)")$(ld 22 "$(hexs Gemm)")
-    graph=$(ld 0a "$node")$(ld 12 "$(hexs g)")$(ld 2a "$w")$(ld 2a "$c")
-    graph=$graph$(ld 5a "$(vinfo x "$(dimv 2)$(dimv 4)")")$(ld 62 "$(vinfo y "$(dimv 2)$(dimv 3)")")
-    model=0807$(ld 3a "$graph")$(ld 42 100d)
-    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
-}
+. "$(dirname "$0")/lib.sh"
 
 mkgemm "$W/cg.onnx"
 nc compile "$W/cg.onnx" -o "$W/cg.ncx"; expect_rc 0

@@ -12,22 +12,7 @@ command -v python3 >/dev/null || {
 }
 export TMPDIR=$W # the sweep's temporary artifacts; checked below that none is left
 
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-nc() {
-    "$NCORE" "$@" >"$W/out" 2>"$W/err"
-    RC=$?
-    LAST="ncore $*"
-    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$W/err"; then
-        fail "$LAST: sanitizer report"
-        sed 's/^/  stderr: /' "$W/err"
-    fi
-}
-expect_rc() {
-    [ "$RC" -eq "$1" ] || { fail "$LAST: exit $RC, expected $1"; sed 's/^/  stderr: /' "$W/err"; }
-}
-expect_out() { grep -qF -- "$1" "$W/out" || { fail "$LAST: stdout lacks '$1'"; sed 's/^/  stdout: /' "$W/out"; }; }
-expect_err() { grep -qF -- "$1" "$W/err" || { fail "$LAST: stderr lacks '$1'"; sed 's/^/  stderr: /' "$W/err"; }; }
+. "$(dirname "$0")/lib.sh"
 
 # mkchain FILE: y = x[1,16] through 4 Gemm layers, each with constant 16x16
 # weights (1 KiB, so weights dominate the 64-byte input), all on the chip.
