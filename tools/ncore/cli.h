@@ -76,6 +76,15 @@ int cli_inputs_random(cli_inputs *in, const nc_tensor_info *ti, uint64_t *rng, n
 /* A warning on stderr for each --dim/--shape that matched nothing. */
 void cli_inputs_warn_unused(const cli_inputs *in);
 
+/* A new empty temporary file, $TMPDIR/ncore-WHAT-XXXXXX (malloc'ed path;
+ * the caller unlinks and frees it), NULL on failure. */
+char *cli_temp_file(const char *what);
+
+struct cJSON;
+/* A stream's figures (requests, throughput, window, latency_us,
+ * per_inference bytes, mac_util, bubble_pct) added to JSON object o. */
+void cli_stream_json(struct cJSON *o, const nc_sim_stream_stats *s);
+
 /* Element i of a tensor's data as double (f16/bf16 decoded). */
 double cli_elem_f64(nc_dtype dt, const void *data, int64_t i);
 

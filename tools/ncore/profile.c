@@ -187,19 +187,6 @@ static int make_inputs(profile_args *a, nc_model *m, nc_tensor_info *infos, nc_t
     return CLI_OK;
 }
 
-/* A file name for a temporary trace; the caller unlinks it. */
-static char *temp_file(void) {
-    const char *dir = getenv("TMPDIR");
-    char *path = NULL;
-    if (asprintf(&path, "%s/ncore-profile-XXXXXX", dir && *dir ? dir : "/tmp") < 0) return NULL;
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        free(path);
-        return NULL;
-    }
-    close(fd);
-    return path;
-}
 
 typedef struct {
     const char *name;
@@ -326,7 +313,7 @@ static void print_stream(const profile_args *a, const nc_model *m, const nc_sim_
 
 static int write_stream_json(const profile_args *a, const nc_model *m, const nc_sim_stream_stats *st,
                              const char *path) {
-    cJSON *j = cJSON_CreateObject(), *lat, *per, *cores;
+    cJSON *j = cJSON_CreateObject(), *cores;
     cJSON_AddStringToObject(j, "kind", "stream");
     cJSON_AddStringToObject(j, "model", a->model);
     cJSON_AddStringToObject(j, "chip", a->chip ? a->chip : nc_model_target(m));
@@ -336,25 +323,8 @@ static int write_stream_json(const profile_args *a, const nc_model *m, const nc_
         cJSON_AddNumberToObject(j, "rate_per_s", a->rate);
         cJSON_AddNumberToObject(j, "seed", (double)a->seed);
     }
-    cJSON_AddNumberToObject(j, "requests", st->requests);
     cJSON_AddNumberToObject(j, "cores", st->cores);
-    cJSON_AddNumberToObject(j, "window_us", st->window_ns / 1e3);
-    cJSON_AddNumberToObject(j, "throughput_per_s", st->throughput_per_s);
-    lat = cJSON_AddObjectToObject(j, "latency_us");
-    cJSON_AddNumberToObject(lat, "min", st->latency_min_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "mean", st->latency_mean_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p50", st->latency_p50_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p90", st->latency_p90_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p99", st->latency_p99_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "max", st->latency_max_ns / 1e3);
-    per = cJSON_AddObjectToObject(j, "per_inference");
-    cJSON_AddNumberToObject(per, "dram_read_bytes", st->dram_read_bytes);
-    cJSON_AddNumberToObject(per, "dram_written_bytes", st->dram_written_bytes);
-    cJSON_AddNumberToObject(per, "dram_bytes", st->dram_read_bytes + st->dram_written_bytes);
-    cJSON_AddNumberToObject(per, "link_bytes", st->link_bytes);
-    cJSON_AddNumberToObject(per, "onchip_bytes", st->onchip_bytes);
-    cJSON_AddNumberToObject(j, "mac_util", st->mac_util);
-    cJSON_AddNumberToObject(j, "bubble_pct", st->bubble_pct);
+    cli_stream_json(j, st);
     cJSON_AddNumberToObject(j, "instructions", (double)st->instructions);
     cJSON_AddNumberToObject(j, "wall_s", st->wall_s);
     cores = cJSON_AddArrayToObject(j, "per_core");
@@ -389,7 +359,7 @@ static int run_stream(const profile_args *a, nc_model *m) {
     char *tmp_trace = NULL;
     int rc = CLI_OK;
     const char *trace = a->trace;
-    if (a->svg && !trace && !(trace = tmp_trace = temp_file())) return cli_fail("cannot create a temporary file for the trace");
+    if (a->svg && !trace && !(trace = tmp_trace = cli_temp_file("profile"))) return cli_fail("cannot create a temporary file for the trace");
     nc_session_options so = {.device = "sim", .sim_no_values = 1, .sim_chip = a->chip};
     nc_sim_stream_options o;
     nc_sim_stream_options_init(&o);
@@ -468,13 +438,13 @@ int cmd_profile(int argc, char **argv) {
     if ((rc = make_inputs(&a, m, infos, ins, n_in)) != CLI_OK) goto done;
     const char *trace = a.trace;
     if (a.svg && !trace) {
-        if (!(trace = tmp_trace = temp_file())) {
+        if (!(trace = tmp_trace = cli_temp_file("profile"))) {
             rc = cli_fail("cannot create a temporary file for the trace");
             goto done;
         }
     }
     const char *summary = a.summary;
-    if (!summary && a.top > 0 && !(summary = tmp_summary = temp_file())) {
+    if (!summary && a.top > 0 && !(summary = tmp_summary = cli_temp_file("profile"))) {
         rc = cli_fail("cannot create a temporary file for the summary");
         goto done;
     }

@@ -281,19 +281,6 @@ static int input_shapes(sweep_args *a, const nc_model *m, nc_tensor_info **out, 
     return CLI_OK;
 }
 
-/* A new temporary file name for an artifact; the caller unlinks it. */
-static char *temp_file(void) {
-    const char *dir = getenv("TMPDIR");
-    char *path = NULL;
-    if (asprintf(&path, "%s/ncore-sweep-XXXXXX", dir && *dir ? dir : "/tmp") < 0) return NULL;
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        free(path);
-        return NULL;
-    }
-    close(fd);
-    return path;
-}
 
 static char *lib_error(void) {
     const char *m = nc_last_error();
@@ -325,7 +312,7 @@ static void artifact_free(artifact *x) {
 static int artifact_build(const sweep_args *a, const nc_model *m, const char *target, const nc_tensor_info *infos,
                           int n_infos, int pipeline_cores, artifact *x) {
     *x = (artifact){0};
-    if (!(x->path = temp_file())) return cli_fail("cannot create a temporary file for the artifact");
+    if (!(x->path = cli_temp_file("sweep"))) return cli_fail("cannot create a temporary file for the artifact");
     nc_compile_options o;
     nc_compile_options_init(&o);
     o.target = target;
@@ -426,7 +413,7 @@ static void print_ratios(const sweep_point *pts, int n) {
 }
 
 static void json_point(cJSON *arr, const sweep_point *p) {
-    cJSON *o = cJSON_CreateObject(), *lat, *per, *plan, *reqs;
+    cJSON *o = cJSON_CreateObject(), *plan, *reqs;
     cJSON_AddItemToArray(arr, o);
     cJSON_AddStringToObject(o, "mode", p->mode);
     cJSON_AddNumberToObject(o, "cores", p->cores);
@@ -437,24 +424,7 @@ static void json_point(cJSON *arr, const sweep_point *p) {
         return;
     }
     const nc_sim_stream_stats *s = &p->st;
-    cJSON_AddNumberToObject(o, "requests", s->requests);
-    cJSON_AddNumberToObject(o, "throughput_per_s", s->throughput_per_s);
-    cJSON_AddNumberToObject(o, "window_us", s->window_ns / 1e3);
-    lat = cJSON_AddObjectToObject(o, "latency_us");
-    cJSON_AddNumberToObject(lat, "min", s->latency_min_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "mean", s->latency_mean_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p50", s->latency_p50_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p90", s->latency_p90_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "p99", s->latency_p99_ns / 1e3);
-    cJSON_AddNumberToObject(lat, "max", s->latency_max_ns / 1e3);
-    per = cJSON_AddObjectToObject(o, "per_inference");
-    cJSON_AddNumberToObject(per, "dram_read_bytes", s->dram_read_bytes);
-    cJSON_AddNumberToObject(per, "dram_written_bytes", s->dram_written_bytes);
-    cJSON_AddNumberToObject(per, "dram_bytes", s->dram_read_bytes + s->dram_written_bytes);
-    cJSON_AddNumberToObject(per, "link_bytes", s->link_bytes);
-    cJSON_AddNumberToObject(per, "onchip_bytes", s->onchip_bytes);
-    cJSON_AddNumberToObject(o, "mac_util", s->mac_util);
-    cJSON_AddNumberToObject(o, "bubble_pct", s->bubble_pct);
+    cli_stream_json(o, s);
     cJSON_AddNumberToObject(o, "weight_bytes", (double)p->weight_bytes);
     cJSON_AddNumberToObject(o, "resident_bytes", (double)p->resident_bytes);
     if (p->stages > 0) {

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 int cli_fail(const char *fmt, ...) {
@@ -163,4 +167,38 @@ double cli_elem_f64(nc_dtype dt, const void *data, int64_t i) {
     case NC_DTYPE_BOOL: return ((const uint8_t *)data)[i] ? 1.0 : 0.0;
     default: return 0.0;
     }
+}
+
+char *cli_temp_file(const char *what) {
+    const char *dir = getenv("TMPDIR");
+    char *path = NULL;
+    if (asprintf(&path, "%s/ncore-%s-XXXXXX", dir && *dir ? dir : "/tmp", what) < 0) return NULL;
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+void cli_stream_json(struct cJSON *o, const nc_sim_stream_stats *s) {
+    cJSON_AddNumberToObject(o, "requests", s->requests);
+    cJSON_AddNumberToObject(o, "throughput_per_s", s->throughput_per_s);
+    cJSON_AddNumberToObject(o, "window_us", s->window_ns / 1e3);
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency_us");
+    cJSON_AddNumberToObject(lat, "min", s->latency_min_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "mean", s->latency_mean_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p50", s->latency_p50_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p90", s->latency_p90_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "p99", s->latency_p99_ns / 1e3);
+    cJSON_AddNumberToObject(lat, "max", s->latency_max_ns / 1e3);
+    cJSON *per = cJSON_AddObjectToObject(o, "per_inference");
+    cJSON_AddNumberToObject(per, "dram_read_bytes", s->dram_read_bytes);
+    cJSON_AddNumberToObject(per, "dram_written_bytes", s->dram_written_bytes);
+    cJSON_AddNumberToObject(per, "dram_bytes", s->dram_read_bytes + s->dram_written_bytes);
+    cJSON_AddNumberToObject(per, "link_bytes", s->link_bytes);
+    cJSON_AddNumberToObject(per, "onchip_bytes", s->onchip_bytes);
+    cJSON_AddNumberToObject(o, "mac_util", s->mac_util);
+    cJSON_AddNumberToObject(o, "bubble_pct", s->bubble_pct);
 }
