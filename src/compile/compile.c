@@ -445,7 +445,7 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  * pipe_layers, partitioned over `cores` cores (-1 = auto). Per layer:
  *   weights  the bytes the lowering put in the weight blob for it: the
  *            compute dtype after auto-cast (bf16 by default);
- *   working  the tile slots it needs plus every tensor live while
+ *   working  (plus margin) the tile slots it needs plus every tensor live while
  *            it runs (its inputs and outputs included), all in the resident
  *            area;
  *   time     a per-node cost, not a simulation: tensor-engine ops MACs /
@@ -456,7 +456,7 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  *   output   the tensors crossing the cut after it (no_cut if too many). */
 static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chip_config *chip, int cores,
                                const int *layer_node, const uint64_t *layer_w, int n, const cut_info *cut,
-                               pipe_plan **out) {
+                               uint64_t margin, pipe_plan **out) {
     if (n == 0) return ncb_err(NC_ERR_UNSUPPORTED, "compile: --pipeline-cores: no layer of the model runs on the chip");
     pipe_layer *pl = calloc((size_t)n, sizeof *pl);
     pipe_plan *plan = malloc(sizeof *plan);
@@ -477,7 +477,7 @@ static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chi
         pl[l].weight_bytes = layer_w[l];
         cc_span one = {i, i};
         uint64_t slots = cc_lower_min_work(chip, o->auto_cast, o->cast_dtype, g, &one) * chip->sbuf_partitions;
-        pl[l].working_bytes = slots + cut[i].live;
+        pl[l].working_bytes = slots + cut[i].live + margin;
         pl[l].time_ns = (tensor_engine_op(nd->op_type) ? flops / 2 / te_per_ns : flops / vec_per_ns) +
                         (double)act / local_per_ns;
         pl[l].out_bytes = cut[i].bytes;
@@ -558,7 +558,7 @@ static nc_status stage_inputs(const ir_graph *g, const int *alias, const int *de
 static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
                              const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
                              uint64_t work, const pipe_plan *plan, const int *layer_node, int s, stage_code *sc,
-                             uint64_t *spill) {
+                             uint64_t *spill, uint64_t *over) {
     int nv = g->n_values, N = plan->n_stages;
     stage_code *me = &sc[s];
     me->first_node = layer_node[plan->stages[s].first];
@@ -651,6 +651,7 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
     me->res_total = (me->w.base & ~CC_RES_BIT) + me->w.size;
     uint64_t sbuf = (uint64_t)chip->sbuf_partitions * chip->sbuf_partition_bytes;
     uint64_t slots = cc_lower_sbuf_peak(L) * (uint64_t)chip->sbuf_partitions;
+    if (slots + me->res_total > sbuf) *over = slots + me->res_total - sbuf;
     if (slots + me->res_total > sbuf)
         st = ncb_err(NC_ERR_LIMIT,
                      "compile: pipeline stage %d (core %d) needs %.2f MiB of SBUF (tile slots %.2f + received "
@@ -1002,11 +1003,16 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
             if (g->values[v].kind == IR_VALUE_INPUT || is_output(g, v)) dram_root[alias[v]] = true;
         /* Auto starts from the fewest cores the plan's estimate allows and
          * adds one while a stage's real layout does not fit. */
-        for (int cores = o->pipeline_cores;;) {
+        /* The plan estimates each stage's resident bytes layer by layer; when a
+         * stage's real layout does not fit, plan again with the estimates
+         * raised by the overshoot (a few times), then, for auto, one more
+         * core. */
+        uint64_t margin = 0;
+        for (int cores = o->pipeline_cores, tries = 0;; tries++) {
             free(res->pipe);
             res->pipe = NULL;
-            if ((st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, &res->pipe)) !=
-                NC_OK)
+            if ((st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, margin,
+                                    &res->pipe)) != NC_OK)
                 goto done;
             int N = res->pipe->n_stages;
             stage_code_free(sc, n_sc);
@@ -1018,14 +1024,22 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
             uint64_t spill = blob.base;
             for (int s = 0; s < N && st == NC_OK; s++)
                 st = stage_inputs(g, alias, ldef, lend, res->pipe, layer_node, s, &sc[s]);
+            uint64_t over = 0;
             for (int s = 0; s < N && st == NC_OK; s++)
                 st = lower_stage(g, o, &res->chip, alias, addr, dram_root, ldef, lend, work, res->pipe, layer_node,
-                                 s, sc, &spill);
+                                 s, sc, &spill, &over);
             if (st == NC_OK) break;
-            if (st != NC_ERR_LIMIT || o->pipeline_cores != -1 || N >= chip_total_cores(&res->chip) ||
-                N >= PIPE_MAX_CORES || N >= (int)nlayers)
+            if (st != NC_ERR_LIMIT) goto done;
+            if (over && tries < 4) {
+                margin += over;
+            } else if (o->pipeline_cores == -1 && N < chip_total_cores(&res->chip) && N < PIPE_MAX_CORES &&
+                       N < (int)nlayers) {
+                cores = N + 1;
+                margin = 0;
+                tries = -1;
+            } else {
                 goto done;
-            cores = N + 1;
+            }
             st = NC_OK;
         }
     }

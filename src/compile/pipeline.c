@@ -15,6 +15,7 @@
  * the fewest cores that fit is the greedy packing count; auto uses it. */
 #include "compile/pipeline.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,30 +41,29 @@ static void layer_name(const pipe_layer *l, int i, char *buf, size_t cap) {
     else snprintf(buf, cap, "#%d", i);
 }
 
-/* The fewest stages whose weights + working sets fit, packing the runs of
- * layers that may not be cut whole (each run fits: check_layers). */
+/* The fewest stages whose weights + working sets + what they receive fit,
+ * with cuts only where allowed: a DP over the stage ends (the receive term
+ * depends on where a stage starts, so packing greedily is not exact).
+ * INT_MAX if no split fits. */
 static int min_fitting_stages(const pipe_layer *L, int n, uint64_t cap) {
-    int stages = 1;
-    uint64_t w = 0, ws = 0;
-    for (int i = 0; i < n;) {
-        uint64_t rw = 0, rws = 0;
-        int j = i;
-        for (; j < n; j++) {
-            rw += L[j].weight_bytes;
-            if (L[j].working_bytes > rws) rws = L[j].working_bytes;
-            if (!L[j].no_cut) break;
+    int *best = malloc(sizeof *best * (size_t)(n + 1));
+    if (!best) return INT_MAX;
+    best[0] = 0;
+    for (int j = 1; j <= n; j++) {
+        best[j] = INT_MAX;
+        if (j < n && L[j - 1].no_cut) continue;
+        uint64_t w = 0, ws = 0;
+        for (int i = j - 1; i >= 0; i--) {
+            w += L[i].weight_bytes;
+            if (L[i].working_bytes > ws) ws = L[i].working_bytes;
+            if (w + ws > cap) break;
+            if (i > 0 && (L[i - 1].no_cut || w + ws + L[i - 1].out_bytes > cap)) continue;
+            if (best[i] != INT_MAX && best[i] + 1 < best[j]) best[j] = best[i] + 1;
         }
-        uint64_t nw = w + rw, nws = ws > rws ? ws : rws;
-        if (nw + nws > cap) {
-            stages++;
-            nw = rw;
-            nws = rws;
-        }
-        w = nw;
-        ws = nws;
-        i = j + 1;
     }
-    return stages;
+    int r = best[n];
+    free(best);
+    return r;
 }
 
 static nc_status check_layers(const pipe_layer *L, int n, uint64_t cap, uint64_t *total_w) {
@@ -138,6 +138,8 @@ static nc_status balance(const pipe_layer *L, int n, const chip_config *c, uint6
                 if (w + ws > cap) break; /* longer stages only grow */
                 t += L[i].time_ns;
                 if (i > 0 && L[i - 1].no_cut) continue; /* the stage may not start here */
+                /* what the stage receives stays in its SBUF while it runs */
+                if (i > 0 && w + ws + L[i - 1].out_bytes > cap) continue;
                 double prev = best[(size_t)(k - 1) * cols + i];
                 if (isinf(prev)) continue;
                 double cost = t + recv_ns(c, s, i > 0 ? L[i - 1].out_bytes : 0);
@@ -191,6 +193,10 @@ nc_status pipe_partition(const pipe_layer *layers, int n, const chip_config *cfg
                        n_cores, n);
 
     int need = min_fitting_stages(layers, n, cap);
+    if (need == INT_MAX)
+        return ncb_err(NC_ERR_LIMIT,
+                       "pipeline: no split fits: every cut leaves a stage whose weights, working set and received "
+                       "tensors exceed one core's %.1f MiB of SBUF", cap / MIB);
     if (need > PIPE_MAX_CORES)
         return ncb_err(NC_ERR_LIMIT,
                        "pipeline: model too big even for %d cores: %.1f MiB of weights; %d cores hold %.1f MiB "

@@ -8,8 +8,9 @@
  * link (core_link_gibps) when both cores are on one chip, else over
  * NeuronLink (chip_link_gibps). Stage 0 reads the request from DRAM, which
  * is not charged here. A stage fits when the sum of its weights plus the
- * largest working set of its layers is at most one core's SBUF
- * (sbuf_partitions * sbuf_partition_bytes).
+ * largest working set of its layers plus what it receives (the previous
+ * layer's out_bytes) is at most one core's SBUF (sbuf_partitions *
+ * sbuf_partition_bytes).
  *
  * The compiler (compile.c, plan_pipeline) builds the layer list from the
  * chip layers in program order when asked (--pipeline-cores); it only plans:

@@ -94,6 +94,7 @@ static void bf(const pipe_layer *L, int n, const chip_config *c, int N, int s, i
             t += L[i].time_ns;
         }
         if (w + ws > cap) break;
+        if (s > 0 && w + ws + L[start - 1].out_bytes > cap) continue; /* the received input stays */
         if (s > 0) {
             bool same = s / c->cores_per_chip == (s - 1) / c->cores_per_chip;
             t += link_ns(L[start - 1].out_bytes, same ? c->core_link_gibps : c->chip_link_gibps);
