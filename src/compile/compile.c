@@ -527,26 +527,36 @@ static bool in_set(const int *set, int n, int v) {
 /* The tensors stage s receives and where they land in its RES (from 0, in
  * value order): known for every stage before any is lowered, since the
  * previous core sends to those addresses. */
-static nc_status stage_inputs(const ir_graph *g, const int *alias, const int *def, const int *end,
-                              const pipe_plan *plan, const int *layer_node, int s, stage_code *me) {
+static nc_status stage_inputs(const ir_graph *g, const int *alias, const bool *dram_root, const int *def,
+                              const int *end, const pipe_plan *plan, const int *layer_node, int s, stage_code *me) {
     int first = layer_node[plan->stages[s].first];
     me->n_in = 0;
     me->recv_bytes = 0;
     if (s == 0) return NC_OK;
-    for (int v = 0; v < g->n_values; v++) {
-        if (!(alias[v] == v && g->values[v].kind == IR_VALUE_NODE && def[v] >= 0 && def[v] <= first - 1 &&
-              first - 1 < end[v]))
-            continue;
-        if (me->n_in == PIPE_MAX_CROSSING)
-            return ncb_err(NC_ERR_UNSUPPORTED, "compile: pipeline stage %d: more than %d tensors cross into it", s,
-                           PIPE_MAX_CROSSING);
+    int *set = malloc((size_t)g->n_values * sizeof *set);
+    if (!set) return ncb_err(NC_ERR_NOMEM, "compile: pipeline stage %d", s);
+    int n = crossing(g, alias, def, end, first - 1, set);
+    nc_status st = NC_OK;
+    for (int k = 0; k < n && st == NC_OK; k++) {
+        int v = set[k];
         uint64_t b = 0;
-        NCB_TRY(dram_value_bytes(&g->values[v], &b));
-        me->in[me->n_in] = v;
-        me->in_addr[me->n_in++] = me->recv_bytes;
-        me->recv_bytes += (b + 63) & ~(uint64_t)63;
+        /* A model output lives in DRAM; a later stage reading it would need
+         * to wait for the producer's stores, which the send does not cover. */
+        if (dram_root[v])
+            st = ncb_err(NC_ERR_UNSUPPORTED,
+                         "compile: --pipeline-cores: model output '%s' is also read after the cut before stage %d",
+                         g->values[v].name, s);
+        else if (me->n_in == PIPE_MAX_CROSSING)
+            st = ncb_err(NC_ERR_UNSUPPORTED, "compile: pipeline stage %d: more than %d tensors cross into it", s,
+                         PIPE_MAX_CROSSING);
+        else if ((st = dram_value_bytes(&g->values[v], &b)) == NC_OK) {
+            me->in[me->n_in] = v;
+            me->in_addr[me->n_in++] = me->recv_bytes;
+            me->recv_bytes += (b + 63) & ~(uint64_t)63;
+        }
     }
-    return NC_OK;
+    free(set);
+    return st;
 }
 
 /* Lower stage s of plan over its own core. Its RES: the tensors crossing
@@ -1023,7 +1033,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
             }
             uint64_t spill = blob.base;
             for (int s = 0; s < N && st == NC_OK; s++)
-                st = stage_inputs(g, alias, ldef, lend, res->pipe, layer_node, s, &sc[s]);
+                st = stage_inputs(g, alias, dram_root, ldef, lend, res->pipe, layer_node, s, &sc[s]);
             uint64_t over = 0;
             for (int s = 0; s < N && st == NC_OK; s++)
                 st = lower_stage(g, o, &res->chip, alias, addr, dram_root, ldef, lend, work, res->pipe, layer_node,
