@@ -600,6 +600,20 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
     for (int v = 0; v < nv; v++)
         cand[v] = alias[v] == v && !in_set(me->in, me->n_in, v) && !dram_root[v] &&
                   g->values[v].kind == IR_VALUE_NODE;
+    /* a model input read by this stage only is staged into its RES (see
+     * cc_lower_stage_in), like the one-core program does */
+    for (int k = 0; k < g->n_inputs; k++) {
+        int v = g->inputs[k];
+        if (alias[v] != v || g->values[v].dtype != NC_DTYPE_F32 || end[v] < me->first_node || end[v] > me->last_node)
+            continue;
+        bool only_here = true;
+        for (int i = 0; i < me->first_node && only_here; i++)
+            for (int q = 0; q < g->nodes[i].n_in; q++) only_here &= g->nodes[i].in[q] < 0 || alias[g->nodes[i].in[q]] != v;
+        if (only_here) {
+            cand[v] = true;
+            sa[v] = CC_NO_ADDR;
+        }
+    }
     for (int k = 0; k < me->n_out; k++) keep[me->out[k]] = true;
     if (cap <= base ||
         (st = res_place(g, me->first_node, me->last_node, alias, cand, keep, base, cap - base, sa, &pr, &npr,
@@ -614,6 +628,13 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
                          "resident area", s, g->values[me->out[k]].name);
             goto out;
         }
+    for (int k = 0; k < g->n_inputs; k++) { /* an input that did not fit is read where it is */
+        int v = g->inputs[k];
+        if (cand[v] && sa[v] == CC_NO_ADDR) {
+            sa[v] = dram[v];
+            cand[v] = false;
+        }
+    }
     for (int i = me->first_node; i <= me->last_node; i++) /* what did not fit: DRAM, above everything else */
         for (int k = 0; k < g->nodes[i].n_out; k++) {
             int v = g->nodes[i].out[k] >= 0 ? alias[g->nodes[i].out[k]] : -1;
@@ -637,6 +658,11 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
         for (int k = 0; k < g->nodes[i].n_in; k++)
             if (g->nodes[i].in[k] >= 0 && in_set(me->in, me->n_in, alias[g->nodes[i].in[k]])) last_reader = i;
     cc_lower_begin(L);
+    for (int k = 0; k < g->n_inputs; k++) {
+        int v = g->inputs[k];
+        if (cand[v] && g->values[v].kind == IR_VALUE_INPUT && (st = cc_lower_stage_in(L, v, dram[v])) != NC_OK)
+            goto out;
+    }
     if (s > 0) cc_lower_wait_all(L, SEM_RECV, 1);
     for (int i = me->first_node; i <= me->last_node; i++) {
         if ((st = cc_lower_node(L, i, (uint32_t)(plan->stages[s].first + (i - me->first_node)))) != NC_OK) goto out;
@@ -785,6 +811,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     part *parts = calloc((size_t)(nn ? nn : 1), sizeof *parts);
     bool *cand = calloc((size_t)(nv ? nv : 1), 1), *keep = calloc((size_t)(nv ? nv : 1), 1);
     bool *bad_root = calloc((size_t)(nv ? nv : 1), 1);
+    int *reader = malloc((size_t)(nv ? nv : 1) * sizeof *reader);
+    uint64_t *staged = malloc((size_t)(nv ? nv : 1) * sizeof *staged), *io = malloc((size_t)(nv ? nv : 1) * sizeof *io);
     int(*reuse)[2] = NULL;
     size_t n_reuse = 0;
     cut_info *cut = NULL;
@@ -802,7 +830,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     cJSON *meta = NULL;
     char *meta_txt = NULL;
     if (!c.part_of || !c.prod_part || !c.needs || !c.crosses || !c.set || !c.inset || !addr || !alias || !on_chip ||
-        !reason || !layer_node || !layer_w || !parts || !cand || !keep || !bad_root || !dram_root) {
+        !reason || !layer_node || !layer_w || !parts || !cand || !keep || !bad_root || !dram_root || !reader || !staged || !io) {
         st = ncb_err(NC_ERR_NOMEM, "compile: graph of %d nodes", nn);
         goto done;
     }
@@ -832,7 +860,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     }
     for (int v = 0; v < nv; v++) {
         c.prod_part[v] = -1;
-        addr[v] = CC_NO_ADDR;
+        addr[v] = staged[v] = CC_NO_ADDR;
         alias[v] = v;
     }
     for (int i = 0; i < nn; i++)
@@ -864,9 +892,25 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     if (work > res->chip.sbuf_partition_bytes) work = res->chip.sbuf_partition_bytes;
     uint64_t res_cap = (res->chip.sbuf_partition_bytes - work) * (uint64_t)res->chip.sbuf_partitions;
     for (int v = 0; v < nv; v++) cand[v] = false;
-    for (int p = 0; p < np && !o->no_resident && !getenv("NC_DBG_NORES"); p++) {
+    /* A model input read by one chip partition only is copied into the
+     * resident area once (staged), so convolutions reading it once per
+     * kernel tap read on-chip bytes. reader[v]: the one partition reading
+     * v, -2 for several. */
+    for (int v = 0; v < nv; v++) reader[v] = -1;
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            int v = g->nodes[i].in[k];
+            if (v < 0) continue;
+            v = alias[v];
+            reader[v] = reader[v] == -1 || reader[v] == c.part_of[i] ? c.part_of[i] : -2;
+        }
+    for (int p = 0; p < np && !o->no_resident; p++) {
         if (!parts[p].chip) continue;
         bool any = false;
+        for (int k = 0; k < g->n_inputs; k++) {
+            int v = g->inputs[k];
+            if (alias[v] == v && reader[v] == p && g->values[v].dtype == NC_DTYPE_F32) cand[v] = true, any = true;
+        }
         for (int v = 0; v < nv; v++) {
             int r = alias[v];
             bool in_p = c.prod_part[v] == p || c.prod_part[r] == p;
@@ -894,6 +938,13 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         n_reuse += npr;
         free(pr);
         if (high > res_high) res_high = high;
+        for (int k = 0; k < g->n_inputs; k++) { /* staged: the RES copy, and a DRAM address below */
+            int v = g->inputs[k];
+            if (cand[v] && addr[v] != CC_NO_ADDR) {
+                staged[v] = addr[v];
+                addr[v] = CC_NO_ADDR;
+            }
+        }
         for (int v = 0; v < nv; v++) cand[v] = false;
     }
     uint64_t cur = 0;
@@ -904,6 +955,12 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         if ((st = dram_value_bytes(&g->values[v], &bytes)) != NC_OK) goto done;
         addr[v] = cur;
         cur = (cur + bytes + 63) & ~(uint64_t)63;
+    }
+    for (int v = 0; v < nv; v++)
+        if (alias[v] != v) addr[v] = addr[alias[v]];
+    for (int v = 0; v < nv; v++) { /* the caller's copy stays in DRAM (io[]), the program reads the staged one */
+        io[v] = addr[v];
+        if (staged[v] != CC_NO_ADDR) addr[v] = staged[v];
     }
     for (int v = 0; v < nv; v++)
         if (alias[v] != v) addr[v] = addr[alias[v]];
@@ -926,6 +983,11 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         part *pp = &parts[p];
         if (pp->chip) {
             cc_lower_begin(L);
+            for (int k = 0; k < g->n_inputs; k++) {
+                int v = g->inputs[k];
+                if (staged[v] != CC_NO_ADDR && reader[v] == p && (st = cc_lower_stage_in(L, v, io[v])) != NC_OK)
+                    goto done;
+            }
             for (int i = pp->first; i <= pp->last; i++) {
                 layer_node[nlayers] = i;
                 size_t w0 = blob.size;
@@ -1036,7 +1098,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
                 st = stage_inputs(g, alias, dram_root, ldef, lend, res->pipe, layer_node, s, &sc[s]);
             uint64_t over = 0;
             for (int s = 0; s < N && st == NC_OK; s++)
-                st = lower_stage(g, o, &res->chip, alias, addr, dram_root, ldef, lend, work, res->pipe, layer_node,
+                st = lower_stage(g, o, &res->chip, alias, io, dram_root, ldef, lend, work, res->pipe, layer_node,
                                  s, sc, &spill, &over);
             if (st == NC_OK) break;
             if (st != NC_ERR_LIMIT) goto done;
@@ -1083,7 +1145,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     if ((st = ncx_builder_set_target(b, res->chip.name, 1, 1)) != NC_OK) goto done;
     if ((st = ncx_builder_set_model(b, name, "ncore " NC_VERSION_STRING)) != NC_OK) goto done;
     for (int k = 0; k < g->n_inputs; k++)
-        if ((st = add_io(b, &g->values[g->inputs[k]], NCX_IO_INPUT, addr[g->inputs[k]], 0)) != NC_OK) goto done;
+        if ((st = add_io(b, &g->values[g->inputs[k]], NCX_IO_INPUT, io[g->inputs[k]], 0)) != NC_OK) goto done;
     for (int k = 0; k < g->n_outputs; k++)
         if ((st = add_io(b, &g->values[g->outputs[k]], NCX_IO_OUTPUT, addr[g->outputs[k]], 0)) != NC_OK) goto done;
     for (int v = 0; v < nv; v++)
@@ -1176,7 +1238,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     res->sbuf_peak = cc_lower_sbuf_peak(L);
     res->tensors_cast = cc_lower_tensors_cast(L);
     if (sc) { /* the pipeline's programs replace the one-core program */
-        if ((st = pipeline_ncx(g, o, res, res->pipe, sc, addr, alias, layer_node, (int)nlayers)) != NC_OK) goto done;
+        if ((st = pipeline_ncx(g, o, res, res->pipe, sc, io, alias, layer_node, (int)nlayers)) != NC_OK) goto done;
         res->instructions = 0;
         res->res_bytes = 0;
         res->weight_bytes = 0;
@@ -1221,6 +1283,9 @@ done:
     free(cand);
     free(keep);
     free(bad_root);
+    free(reader);
+    free(staged);
+    free(io);
     free(reuse);
     free(layer_node);
     free(layer_w);

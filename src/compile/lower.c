@@ -2029,6 +2029,34 @@ void cc_lower_reuses(cc_lower *L, int v, int u) {
     L->nreuse++;
 }
 
+nc_status cc_lower_stage_in(cc_lower *L, int v, uint64_t dram_addr) {
+    uint64_t addr;
+    region *rg;
+    NCB_TRY(dram_of(L, v, &addr, &rg));
+    if (!(addr & CC_RES_BIT) || val(L, v)->dtype != NC_DTYPE_F32)
+        return ncb_err(NC_ERR_INTERNAL, "compile: input '%s' is not a resident f32 tensor", val(L, v)->name);
+    const uint64_t row = 16384; /* rows of 64 KiB over the load queues */
+    uint64_t elems = (uint64_t)numel(val(L, v)), done = 0;
+    if (rg) rg_begin(rg);
+    while (done < elems) {
+        uint64_t rows = (elems - done) / row, cols = row;
+        if (rows == 0) {
+            rows = 1;
+            cols = elems - done;
+        }
+        if (rows > 65535) rows = 65535;
+        isa_ap dst = ap_dram(NC_DTYPE_F32, addr + done * 4, (int)rows, 1, (int)cols, cols, cols, 1);
+        isa_ap src = ap_dram(NC_DTYPE_F32, dram_addr + done * 4, (int)rows, 1, (int)cols, cols, cols, 1);
+        isa_instr in = mk(ISA_OP_DMA_LOAD);
+        in.dst = dst;
+        in.src[0] = src;
+        acc a[1] = {{rg, A_A}};
+        emit(L, in, q_load(L), a, 1);
+        done += rows * cols;
+    }
+    return NC_OK;
+}
+
 void cc_lower_wait_all(cc_lower *L, int sem, uint32_t value) {
     for (int q = 0; q < L->nq; q++) {
         isa_instr w = mk(ISA_OP_WAIT);

@@ -43,6 +43,9 @@ uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype
  * first writes v waits until u's readers and writers are done. Both are
  * alias roots inside the current partition; u must be dead by then. */
 void cc_lower_reuses(cc_lower *L, int v, int u);
+/* Copy model input v (an alias root with a RES address) from DRAM at
+ * dram_addr into the resident area, before anything reads it. */
+nc_status cc_lower_stage_in(cc_lower *L, int v, uint64_t dram_addr);
 /* Every queue waits until semaphore sem reaches value (a cross-core input). */
 void cc_lower_wait_all(cc_lower *L, int sem, uint32_t value);
 /* Send values vs[0..n) (alias roots with RES addresses, each once fully
