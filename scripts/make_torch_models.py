@@ -7,8 +7,10 @@ Writes CACHE_DIR/torch/<name>.onnx (CACHE_DIR defaults to $NCORE_CACHE or
 ~/.cache/ncore): ResNet-50, MobileNetV2, SqueezeNet 1.1, EfficientNet-B0 and
 DenseNet-121 from torchvision (batch 1x3x224x224), and a BERT-like
 torch.nn.TransformerEncoder (6 layers, d_model 384, 12 heads, FFN 1536,
-sequence 128, batch 1, batch_first). Random weights from torch.manual_seed(0),
-eval mode, opset 13, fixed shapes. They test graphs and numerics, not accuracy.
+sequence 128, batch 1, batch_first), BERT-base's encoder shape, and YOLOv4
+at 416x416 (batch 1x3x416x416, three head outputs, no box decoding). Random
+weights from torch.manual_seed(0), eval mode, opset 13, fixed shapes. They
+test graphs and numerics, not accuracy.
 
 Beside each, <name>_dyn.onnx: the same model and weights with a dynamic
 leading (batch) dimension named "batch" on the input and output, for the
@@ -30,7 +32,7 @@ import torchvision
 OPSET = 13
 
 
-def calibrate_batchnorm(model, batches=4):
+def calibrate_batchnorm(model, batches=4, shape=(8, 3, 224, 224)):
     """Set every BatchNorm's running statistics from random batches.
 
     With the freshly initialised statistics (mean 0, variance 1) activations
@@ -46,7 +48,7 @@ def calibrate_batchnorm(model, batches=4):
     model.train()
     with torch.no_grad():
         for _ in range(batches):
-            model(torch.randn(8, 3, 224, 224))
+            model(torch.randn(*shape))
     model.eval()
 
 
@@ -98,6 +100,105 @@ def bert_base():
     return Encoder(768, 12), torch.randn(1, 128, 768), ["input"], ["output"]
 
 
+class ConvBN(torch.nn.Sequential):
+    """Darknet's convolutional layer: conv (no bias), BatchNorm, activation
+    (the exporter folds the BatchNorm into the conv in eval mode)."""
+
+    def __init__(self, cin, cout, k, stride=1, act="mish"):
+        acts = {"mish": torch.nn.Mish(), "leaky": torch.nn.LeakyReLU(0.1)}
+        super().__init__(torch.nn.Conv2d(cin, cout, k, stride, k // 2, bias=False),
+                         torch.nn.BatchNorm2d(cout), acts[act])
+
+
+class CSPStage(torch.nn.Module):
+    """A CSPDarknet53 stage: 3x3 stride-2 downsample, split into two 1x1
+    branches, residual blocks on one, concatenation, 1x1 transition. The
+    first stage keeps full width in its branches and block (as in
+    yolov4.cfg); the others halve it."""
+
+    def __init__(self, cin, cout, blocks, first=False):
+        super().__init__()
+        mid = cout if first else cout // 2
+        self.down = ConvBN(cin, cout, 3, 2)
+        self.split_a = ConvBN(cout, mid, 1)
+        self.split_b = ConvBN(cout, mid, 1)
+        inner = cout // 2 if first else mid
+        self.blocks = torch.nn.ModuleList(
+            torch.nn.Sequential(ConvBN(mid, inner, 1), ConvBN(inner, mid, 3)) for _ in range(blocks))
+        self.post = ConvBN(mid, mid, 1)
+        self.trans = ConvBN(2 * mid, cout, 1)
+
+    def forward(self, x):
+        x = self.down(x)
+        a = self.split_a(x)
+        b = self.split_b(x)
+        for blk in self.blocks:
+            b = b + blk(b)
+        return self.trans(torch.cat([self.post(b), a], 1))
+
+
+def leaky_stack(cin, widths):
+    """Alternating 1x1/3x3 leaky convs: widths[i] channels out of layer i."""
+    layers = []
+    for i, w in enumerate(widths):
+        layers.append(ConvBN(cin, w, 1 if i % 2 == 0 else 3, act="leaky"))
+        cin = w
+    return torch.nn.Sequential(*layers)
+
+
+class YOLOv4(torch.nn.Module):
+    """YOLOv4 (yolov4.cfg) at 416x416: CSPDarknet53 with Mish, SPP (max pools
+    5/9/13), PANet neck (nearest 2x upsampling, concatenations) and three
+    255-channel heads at strides 8/16/32. The network only: no box decoding
+    or NMS (the published Inf1 latency is for the network)."""
+
+    def __init__(self, classes=80):
+        super().__init__()
+        out = 3 * (classes + 5)
+        self.stem = ConvBN(3, 32, 3)
+        self.s1 = CSPStage(32, 64, 1, first=True)
+        self.s2 = CSPStage(64, 128, 2)
+        self.s3 = CSPStage(128, 256, 8)
+        self.s4 = CSPStage(256, 512, 8)
+        self.s5 = CSPStage(512, 1024, 4)
+        self.pre_spp = leaky_stack(1024, [512, 1024, 512])
+        self.post_spp = leaky_stack(2048, [512, 1024, 512])
+        self.pools = torch.nn.ModuleList(torch.nn.MaxPool2d(k, 1, k // 2) for k in (5, 9, 13))
+        self.up = torch.nn.Upsample(scale_factor=2, mode="nearest")
+        self.p5_up = ConvBN(512, 256, 1, act="leaky")
+        self.c4_lat = ConvBN(512, 256, 1, act="leaky")
+        self.p4 = leaky_stack(512, [256, 512, 256, 512, 256])
+        self.p4_up = ConvBN(256, 128, 1, act="leaky")
+        self.c3_lat = ConvBN(256, 128, 1, act="leaky")
+        self.p3 = leaky_stack(256, [128, 256, 128, 256, 128])
+        self.head3 = torch.nn.Sequential(ConvBN(128, 256, 3, act="leaky"), torch.nn.Conv2d(256, out, 1))
+        self.n4_down = ConvBN(128, 256, 3, 2, act="leaky")
+        self.n4 = leaky_stack(512, [256, 512, 256, 512, 256])
+        self.head4 = torch.nn.Sequential(ConvBN(256, 512, 3, act="leaky"), torch.nn.Conv2d(512, out, 1))
+        self.n5_down = ConvBN(256, 512, 3, 2, act="leaky")
+        self.n5 = leaky_stack(1024, [512, 1024, 512, 1024, 512])
+        self.head5 = torch.nn.Sequential(ConvBN(512, 1024, 3, act="leaky"), torch.nn.Conv2d(1024, out, 1))
+
+    def forward(self, x):
+        c3 = self.s3(self.s2(self.s1(self.stem(x))))
+        c4 = self.s4(c3)
+        x = self.pre_spp(self.s5(c4))
+        x = torch.cat([p(x) for p in reversed(self.pools)] + [x], 1)
+        p5 = self.post_spp(x)
+        p4 = self.p4(torch.cat([self.c4_lat(c4), self.up(self.p5_up(p5))], 1))
+        p3 = self.p3(torch.cat([self.c3_lat(c3), self.up(self.p4_up(p4))], 1))
+        n4 = self.n4(torch.cat([self.n4_down(p3), p4], 1))
+        n5 = self.n5(torch.cat([self.n5_down(n4), p5], 1))
+        return self.head3(p3), self.head4(n4), self.head5(n5)
+
+
+def yolov4():
+    model = YOLOv4()
+    # Two small batches: enough for O(1) activations, and 416x416 is costly.
+    calibrate_batchnorm(model, batches=2, shape=(2, 3, 416, 416))
+    return model, torch.randn(1, 3, 416, 416), ["input"], ["output_52", "output_26", "output_13"]
+
+
 MODELS = {
     "resnet50": cnn(torchvision.models.resnet50),
     "mobilenet_v2": cnn(torchvision.models.mobilenet_v2),
@@ -106,6 +207,7 @@ MODELS = {
     "densenet121": cnn(torchvision.models.densenet121),
     "bert_encoder": encoder,
     "bert_base": bert_base,
+    "yolov4": yolov4,
 }
 
 

@@ -35,6 +35,7 @@
 
 #include "base/dtype.h"
 #include "base/error.h"
+#include "ir/shape/misc.h"
 
 #define CC_MAXQ (3 + ISA_MAX_DMA_QUEUES)
 #define SLOT_BYTES 2048u /* an epilogue / PSUM slot: 512 f32 per partition */
@@ -728,6 +729,7 @@ static bool bcast_plan(const ir_graph *g, const ir_node *n, bplan *p) {
 }
 
 static bool slice_plan(const ir_graph *g, const ir_node *n, int64_t *start, int64_t *step);
+static bool resize_plan(const ir_graph *g, const ir_node *n, int64_t *sh, int64_t *sw);
 
 static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, const cc_span *nodes, uint64_t *w,
                        uint64_t *mov) {
@@ -788,7 +790,8 @@ const char *cc_lower_check(const ir_graph *g, int i, char *buf, size_t cap) {
     if (ncore && !conv && !gemm) return "no chip lowering";
     for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && !f32_static(g, n->in[k]) &&
-            !(k > 0 && (!strcmp(op, "Clip") || !strncmp(op, "Reduce", 6) || !strcmp(op, "Slice"))))
+            !(k > 0 && (!strcmp(op, "Clip") || !strncmp(op, "Reduce", 6) || !strcmp(op, "Slice") ||
+                        !strcmp(op, "Resize"))))
             return "an input is not a static-shape f32 tensor";
     act_spec a;
     if (conv || gemm) {
@@ -910,6 +913,14 @@ const char *cc_lower_check(const ir_graph *g, int i, char *buf, size_t cap) {
     if (!strcmp(op, "Concat")) {
         for (int k = 0; k < n->n_in; k++)
             if (is_const(g, n->in[k])) return "constant input";
+        return NULL;
+    }
+    if (!strcmp(op, "Resize")) {
+        int64_t sh, sw;
+        if (is_const(g, n->in[0])) return "constant input";
+        if (!resize_plan(g, n, &sh, &sw))
+            return "not nearest upsampling by integer factors of the last two axes (constant scales or sizes, "
+                   "a mode that maps output o to input o / factor)";
         return NULL;
     }
     return "no chip lowering";
@@ -1964,6 +1975,98 @@ static nc_status lower_slice(cc_lower *L, const ir_node *n) {
     return lower_view(L, n, base, vs);
 }
 
+/* ---- Resize: nearest upsampling by integer factors ---------------------------- */
+
+/* Resize that is Y[..., h, w] = X[..., h / sh, w / sw] with integer sh, sw
+ * (scales or sizes constant; other axes unchanged). That holds exactly for
+ * these coordinate and rounding modes: asymmetric with floor (and opset 10's
+ * truncation) for any factor, asymmetric with round_prefer_floor for factors
+ * up to 2 (x = k + t/s rounds down only while t/s <= 1/2), and the half-pixel
+ * modes with round_prefer_floor/ceil (x = k + (t + 1/2)/s - 1/2 lies strictly
+ * within half of k). */
+static bool resize_plan(const ir_graph *g, const ir_node *n, int64_t *sh, int64_t *sw) {
+    const ir_value *X = &g->values[n->in[0]], *Y = &g->values[n->out[0]];
+    int r = X->ndim;
+    ncshape_resize p;
+    if (r < 2 || Y->ndim != r || ncshape_misc_resize_attrs(n, n->opset, &p) != NC_OK || p.mode != NCR_NEAREST)
+        return false;
+    int iscales = n->opset < 11 ? 1 : 2, isizes = n->opset < 11 ? -1 : 3;
+    const nc_tensor *t[2] = {NULL, NULL};
+    int idx[2] = {iscales, isizes};
+    for (int k = 0; k < 2; k++) {
+        int v = idx[k] >= 0 && idx[k] < n->n_in ? n->in[idx[k]] : -1;
+        if (v < 0) continue;
+        if (!is_const(g, v)) return false;
+        if (numel(&g->values[v]) > 0) t[k] = g->values[v].init;
+    }
+    bool known = false;
+    if (ncshape_misc_resize_dims(n, n->opset, r, X->dims, NULL, t[0], t[1], t[0] != NULL, t[1] != NULL, &p,
+                                 &known) != NC_OK ||
+        !known)
+        return false;
+    int64_t s[2];
+    for (int d = 0; d < r; d++) {
+        if (p.out_dims[d] != Y->dims[d] || X->dims[d] <= 0) return false;
+        int64_t f = Y->dims[d] / X->dims[d];
+        if (f < 1 || f * X->dims[d] != Y->dims[d] || p.scales[d] != (double)f) return false;
+        if (d < r - 2 && f != 1) return false;
+        if (d >= r - 2) s[d - (r - 2)] = f;
+    }
+    int64_t smax = s[0] > s[1] ? s[0] : s[1];
+    if (s[0] * s[1] > 64) return false; /* one store per (i, j) copy */
+    bool ok;
+    switch (p.coord) {
+    case NCR_ASYMMETRIC:
+        ok = p.nearest == NCR_FLOOR || p.nearest == NCR_SIMPLE || (p.nearest == NCR_ROUND_PREFER_FLOOR && smax <= 2);
+        break;
+    case NCR_HALF_PIXEL:
+    case NCR_HALF_PIXEL_SYMMETRIC:
+    case NCR_PYTORCH_HALF_PIXEL:
+        ok = p.nearest == NCR_ROUND_PREFER_FLOOR || p.nearest == NCR_ROUND_PREFER_CEIL;
+        break;
+    default: ok = smax == 1 && p.coord != NCR_TF_CROP_AND_RESIZE && p.coord != NCR_TF_HALF_PIXEL_FOR_NN;
+    }
+    if (!ok || numel(Y) > (int64_t)UINT32_MAX / 4) return false;
+    *sh = s[0];
+    *sw = s[1];
+    return true;
+}
+
+/* The input's rows (all axes but the last) through SBUF, k rows per
+ * partition; each of the sh x sw copies is one strided store of the tile. */
+static nc_status lower_resize(cc_lower *L, const ir_node *n) {
+    const ir_value *X = val(L, n->in[0]);
+    int64_t sh = 1, sw = 1;
+    resize_plan(L->g, n, &sh, &sw);
+    int64_t W = X->dims[X->ndim - 1], OW = W * sw, R = numel(X) / W;
+    uint64_t xaddr, yaddr;
+    region *xrg, *yrg;
+    NCB_TRY(dram_of(L, n->in[0], &xaddr, &xrg));
+    NCB_TRY(dram_of(L, n->out[0], &yaddr, &yrg));
+    int64_t wc = W < MAX_M ? W : MAX_M, k = MAX_M / wc;
+    for (int64_t r0 = 0; r0 < R;) {
+        int64_t kk = R - r0 < k ? R - r0 : k, p = (R - r0) / kk;
+        if (p > L->P) p = L->P;
+        for (int64_t w0 = 0; w0 < W; w0 += wc) {
+            int64_t wn = W - w0 < wc ? W - w0 : wc;
+            int ms = L->msel ^= 1;
+            isa_ap t = ap_on(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)p, (int)kk, (int)wn, (uint32_t)wn, 1, L->mov_off[ms]);
+            dma(L, ISA_OP_DMA_LOAD, t,
+                ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)(r0 * W + w0) * 4, (int)p, (int)kk, (int)wn,
+                        (uint64_t)(kk * W), (uint64_t)W, 1),
+                xrg, A_R, &L->mov_rg[ms], A_W, false);
+            for (int64_t i = 0; i < sh; i++)
+                for (int64_t j = 0; j < sw; j++)
+                    dma(L, ISA_OP_DMA_STORE,
+                        ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)((r0 * sh + i) * OW + w0 * sw + j) * 4, (int)p,
+                                (int)kk, (int)wn, (uint64_t)(kk * sh * OW), (uint64_t)(sh * OW), (uint64_t)sw),
+                        t, &L->mov_rg[ms], A_R, yrg, A_A, true);
+        }
+        r0 += p * kk;
+    }
+    return NC_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 nc_status cc_lower_node(cc_lower *L, int node, uint32_t layer) {
@@ -2001,6 +2104,8 @@ nc_status cc_lower_node(cc_lower *L, int node, uint32_t layer) {
         st = lower_transpose(L, n);
     } else if (!strcmp(op, "Slice")) {
         st = lower_slice(L, n);
+    } else if (!strcmp(op, "Resize")) {
+        st = lower_resize(L, n);
     } else {
         st = lower_eltwise(L, n);
     }
