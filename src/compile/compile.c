@@ -385,7 +385,7 @@ static bool tensor_engine_op(const char *op) {
  * (as stored in DRAM), 0 for a value whose size is unknown. */
 static uint64_t activation_bytes(const ir_graph *g, int i) {
     const ir_node *n = &g->nodes[i];
-    uint64_t sum = 0, b;
+    uint64_t sum = 0, b = 0;
     for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && g->values[n->in[k]].kind != IR_VALUE_CONST &&
             dram_value_bytes(&g->values[n->in[k]], &b) == NC_OK)
