@@ -142,6 +142,24 @@ def cores_axis(chart, cores):
     return x
 
 
+def y_scale(c, pos, top, log_ratio):
+    """Ticks, the value -> y function of chart c and whether it is
+    logarithmic: so when the positive values span more than log_ratio, else
+    linear from 0 to top."""
+    if pos and max(pos) / min(pos) > log_ratio:
+        ticks = log_ticks(min(pos), max(pos))
+        lo, hi = math.log10(ticks[0]), math.log10(ticks[-1])
+
+        def y(v):
+            return c.y1 - (c.y1 - c.y0) * (math.log10(max(v, ticks[0])) - lo) / (hi - lo)
+    else:
+        ticks = nice_ticks(top)
+
+        def y(v):
+            return c.y1 - (c.y1 - c.y0) * v / ticks[-1]
+    return ticks, y, bool(pos) and max(pos) / min(pos) > log_ratio
+
+
 def line_chart(data, path, title, ylabel, series):
     """series: [(label, mode, dash, value(point))]; a line per entry over the ok points."""
     pts = data["points"]
@@ -150,18 +168,7 @@ def line_chart(data, path, title, ylabel, series):
     vals = [f(p) for _, m, _, f in series for p in ok if p["mode"] == m]
     c = Chart(title, subtitle(data), ylabel, "NeuronCores")
     pos = [v for v in vals if v > 0]
-    logy = bool(pos) and max(pos) / min(pos) > 50
-    if logy:
-        ticks = log_ticks(min(pos), max(pos))
-        lo, hi = math.log10(ticks[0]), math.log10(ticks[-1])
-
-        def y(v):
-            return c.y1 - (c.y1 - c.y0) * (math.log10(max(v, ticks[0])) - lo) / (hi - lo)
-    else:
-        ticks = nice_ticks(max(vals) if vals else 1)
-
-        def y(v):
-            return c.y1 - (c.y1 - c.y0) * v / ticks[-1]
+    ticks, y, logy = y_scale(c, pos, max(vals) if vals else 1, 50)
     c.yaxis(ticks, y)
     x = cores_axis(c, cores)
     legend = []
@@ -194,18 +201,7 @@ def dram_chart(data, path):
     c = Chart("DRAM bytes per inference by mode (lower is better)", subtitle(data), f"{unit} per inference",
               "NeuronCores")
     pos = [v / scale for v in val.values() if v > 0]
-    logy = bool(pos) and max(pos) / min(pos) > 10
-    if logy:
-        ticks = log_ticks(min(pos), max(pos))
-        lo, hi = math.log10(ticks[0]), math.log10(ticks[-1])
-
-        def y(v):
-            return c.y1 - (c.y1 - c.y0) * (math.log10(max(v, ticks[0])) - lo) / (hi - lo)
-    else:
-        ticks = nice_ticks(max(pos) if pos else 1)
-
-        def y(v):
-            return c.y1 - (c.y1 - c.y0) * v / ticks[-1]
+    ticks, y, logy = y_scale(c, pos, max(pos) if pos else 1, 10)
     c.yaxis(ticks, y)
     gw = (c.x1 - c.x0) / len(cores)
     bw = min(40, (gw - 12) / max(1, len(modes)))

@@ -32,19 +32,23 @@ expect_json() {
     fi
 }
 
+# Hand-encoding ONNX protobuf (for the small models the tests build):
+# hexs STR (its bytes in hex), ld FIELD HEX (a length-delimited field; length
+# < 16384), dimv N (a dim value), vinfo NAME TYPEHEX (a ValueInfo).
+hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+ld() {
+    local c=$2 n=$((${#2} / 2))
+    if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
+    else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
+}
+dimv() { ld 0a "$(printf '08%02x' "$1")"; }
+vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
+
 # mkgemm FILE: y = Gemm(x[2,4], W[4,3], C[3]) with W and C constant
 # (initializers), so that the compiler puts it on the chip; the ONNX test
 # data's Gemm and Conv take their weights as inputs and stay on the host.
 # Hand-encoded protobuf (IR 7, opset 13), as mkmodel does.
 mkgemm() {
-    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-    ld() { # field, then the bytes' length as a varint (< 16384), then the bytes
-        local c=$2 n=$((${#2} / 2))
-        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
-        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
-    }
-    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
-    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
     # floats 1, -0.5, 0.25, 2 (little-endian) repeated
     local f4="0000803f000000bf0000803e00000040" w c node graph model
     w=0804080310014201$(hexs W)4a30$f4$f4$f4

@@ -18,14 +18,6 @@ export TMPDIR=$W # the sweep's temporary artifacts; checked below that none is l
 # weights (1 KiB, so weights dominate the 64-byte input), all on the chip.
 # Hand-encoded protobuf (IR 7, opset 13), as mkgemm in cli_test.sh.
 mkchain() {
-    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-    ld() { # field, then the bytes' length as a varint (< 16384), then the bytes
-        local c=$2 n=$((${#2} / 2))
-        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
-        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
-    }
-    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
-    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
     # 16x16 floats: 0.125, -0.0625, 0.03125, 0.25 (little-endian) repeated
     local f4="0000003e000080bd0000003d0000803e" raw="" nodes="" inits="" k in out graph model
     for k in $(seq 64); do raw=$raw$f4; done
