@@ -1080,13 +1080,24 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
          * raised by the overshoot (a few times), then, for auto, one more
          * core. */
         uint64_t margin = 0;
-        for (int cores = o->pipeline_cores, tries = 0;; tries++) {
+        bool auto_cores = o->pipeline_cores == -1;
+        int max_cores = chip_total_cores(&res->chip) < PIPE_MAX_CORES ? chip_total_cores(&res->chip) : PIPE_MAX_CORES;
+        if (max_cores > (int)nlayers) max_cores = (int)nlayers;
+        for (int cores = o->pipeline_cores, tries = 0, last = 0;; tries++) {
             free(res->pipe);
             res->pipe = NULL;
-            if ((st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, margin,
-                                    &res->pipe)) != NC_OK)
-                goto done;
+            st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, margin, &res->pipe);
+            if (st == NC_ERR_LIMIT && auto_cores && last > 0 && last < max_cores) {
+                cores = last + 1; /* the margin made this count infeasible: one more core, fresh estimates */
+                last = cores;
+                margin = 0;
+                tries = -1;
+                st = NC_OK;
+                continue;
+            }
+            if (st != NC_OK) goto done;
             int N = res->pipe->n_stages;
+            last = N;
             stage_code_free(sc, n_sc);
             n_sc = N;
             if (!(sc = calloc((size_t)N, sizeof *sc))) {
@@ -1100,12 +1111,15 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
             for (int s = 0; s < N && st == NC_OK; s++)
                 st = lower_stage(g, o, &res->chip, alias, io, dram_root, ldef, lend, work, res->pipe, layer_node,
                                  s, sc, &spill, &over);
-            if (st == NC_OK) break;
+            if (st == NC_OK) {
+                res->pipe->auto_cores = auto_cores;
+                break;
+            }
             if (st != NC_ERR_LIMIT) goto done;
             if (over && tries < 4) {
                 margin += over;
-            } else if (o->pipeline_cores == -1 && N < chip_total_cores(&res->chip) && N < PIPE_MAX_CORES &&
-                       N < (int)nlayers) {
+                cores = N; /* the same count, estimates raised by what did not fit */
+            } else if (auto_cores && N < max_cores) {
                 cores = N + 1;
                 margin = 0;
                 tries = -1;
