@@ -15,6 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 
 quick=0
 args=()
@@ -46,14 +47,7 @@ fi
 
 # Configure after fetching: ortref (and so compare) is built only when ONNX
 # Runtime's header is in the cache.
-if [ -n "${BUILD_DIR:-}" ]; then
-    build=$BUILD_DIR
-    cmake "$build" >/dev/null
-else
-    build=build/release
-    cmake --preset release >/dev/null
-fi
-cmake --build "$build" --target bench_compare bench_peak ncore_cli
+bench_build bench_compare bench_peak ncore_cli
 [ -x "$build/bench/compare" ] || { echo "run_compare.sh: $build/bench/compare was not built" \
     "(is $cache/ort/include/onnxruntime_c_api.h there?)" >&2; exit 1; }
 

@@ -30,6 +30,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 
 secs=${SECONDS_PER_MODE:-20}
 iters_a=${ITERS_A:-2} iters_b=${ITERS_B:-4}
@@ -53,14 +54,7 @@ for m in "${models[@]}"; do
     [ -f "$cache/torch/$m.onnx" ] || { echo "run_cpu_pipeline.sh: $cache/torch/$m.onnx is missing:" \
         "/usr/bin/python3 scripts/make_torch_models.py" >&2; exit 1; }
 done
-if [ -n "${BUILD_DIR:-}" ]; then
-    build=$BUILD_DIR
-    cmake "$build" >/dev/null
-else
-    build=build/release
-    cmake --preset release >/dev/null
-fi
-cmake --build "$build" --target ncore_cli >/dev/null
+bench_build ncore_cli
 ncore=$build/ncore
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -15,6 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 
 args=()
 quick=0
@@ -35,14 +36,7 @@ for m in resnet50 mobilenet_v2; do
         exit 1
     }
 done
-if [ -n "${BUILD_DIR:-}" ]; then
-    build=$BUILD_DIR
-    cmake "$build" >/dev/null
-else
-    build=build/release
-    cmake --preset release >/dev/null
-fi
-cmake --build "$build" --target bench_compare bench_peak ncore_cli
+bench_build bench_compare bench_peak ncore_cli
 [ -x "$build/bench/compare" ] || { echo "run_quant.sh: $build/bench/compare was not built" >&2; exit 1; }
 
 photos=$cache/photos

@@ -41,17 +41,13 @@ mknpy() {
 # mkmodel FILE OP: a one-node model y = OP(x), x and y float32 [batch,4]
 # with a symbolic first dimension, hand-encoded as protobuf (IR 7, opset 14).
 mkmodel() {
-    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-    ld() { local c=$2; printf '%s%02x%s' "$1" $((${#c} / 2)) "$c"; } # field, length, bytes
     dimp() { ld 0a "$(ld 12 "$(hexs "$1")")"; }
-    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
-    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
     local shape node graph model
     shape=$(dimp batch)$(dimv 4)
     node=$(ld 0a "$(hexs x)")$(ld 12 "$(hexs y)")$(ld 22 "$(hexs "$2")")
     graph=$(ld 0a "$node")$(ld 12 "$(hexs g)")$(ld 5a "$(vinfo x "$shape")")$(ld 62 "$(vinfo y "$shape")")
     model=0807$(ld 3a "$graph")$(ld 42 100e)
-    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+    hexwrite "$model" "$1"
 }
 
 case_help() {
@@ -391,14 +387,6 @@ PY
 # mkgemm2 FILE: z = Gemm(Gemm(x[2,4], W[4,3], C[3]), W2[3,4]), constant
 # weights: two chip layers, for the pipeline planner. Encoded as mkgemm.
 mkgemm2() {
-    hexs() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-    ld() {
-        local c=$2 n=$((${#2} / 2))
-        if [ $n -lt 128 ]; then printf '%s%02x%s' "$1" $n "$c"
-        else printf '%s%02x%02x%s' "$1" $((n % 128 + 128)) $((n / 128)) "$c"; fi
-    }
-    dimv() { ld 0a "$(printf '08%02x' "$1")"; }
-    vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
     local f4="0000803f000000bf0000803e00000040" w w2 c n1 n2 graph model
     w=0804080310014201$(hexs W)4a30$f4$f4$f4
     w2=0803080410014202$(hexs W2)4a30$f4$f4$f4
@@ -408,7 +396,7 @@ mkgemm2() {
     graph=$(ld 0a "$n1")$(ld 0a "$n2")$(ld 12 "$(hexs g)")$(ld 2a "$w")$(ld 2a "$c")$(ld 2a "$w2")
     graph=$graph$(ld 5a "$(vinfo x "$(dimv 2)$(dimv 4)")")$(ld 62 "$(vinfo z "$(dimv 2)$(dimv 4)")")
     model=0807$(ld 3a "$graph")$(ld 42 100d)
-    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+    hexwrite "$model" "$1"
 }
 
 case_compile_pipeline() {

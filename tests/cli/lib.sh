@@ -43,6 +43,8 @@ ld() {
 }
 dimv() { ld 0a "$(printf '08%02x' "$1")"; }
 vinfo() { ld 0a "$(hexs "$1")"; ld 12 "$(ld 0a "0801$(ld 12 "$2")")"; }
+# hexwrite HEX FILE: the bytes to a file.
+hexwrite() { printf '%s' "$1" | sed 's/../\\x&/g' | xargs -0 printf >"$2"; }
 
 # mkgemm FILE: y = Gemm(x[2,4], W[4,3], C[3]) with W and C constant
 # (initializers), so that the compiler puts it on the chip; the ONNX test
@@ -57,5 +59,5 @@ mkgemm() {
     graph=$(ld 0a "$node")$(ld 12 "$(hexs g)")$(ld 2a "$w")$(ld 2a "$c")
     graph=$graph$(ld 5a "$(vinfo x "$(dimv 2)$(dimv 4)")")$(ld 62 "$(vinfo y "$(dimv 2)$(dimv 3)")")
     model=0807$(ld 3a "$graph")$(ld 42 100d)
-    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+    hexwrite "$model" "$1"
 }

@@ -31,7 +31,7 @@ mkchain() {
     graph=$nodes$(ld 12 "$(hexs g)")$inits
     graph=$graph$(ld 5a "$(vinfo x "$(dimv 1)$(dimv 16)")")$(ld 62 "$(vinfo y "$(dimv 1)$(dimv 16)")")
     model=0807$(ld 3a "$graph")$(ld 42 100d)
-    printf '%s' "$model" | sed 's/../\\x&/g' | xargs -0 printf >"$1"
+    hexwrite "$model" "$1"
 }
 
 mkchain "$W/chain.onnx"
