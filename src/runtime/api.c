@@ -25,18 +25,23 @@ struct nc_session {
 const char *nc_version_string(void) { return NC_VERSION_STRING; }
 int nc_version_number(void) { return NC_VERSION_NUMBER; }
 
-static nc_status wrap_model(nc_status st, ir_model *ir, nc_model **out) {
+/* A handle for an imported (ir) or compiled (sm) model; frees it on OOM. */
+static nc_status wrap(nc_status st, ir_model *ir, simrt_model *sm, nc_model **out) {
     if (st != NC_OK) return st;
     nc_model *m = calloc(1, sizeof *m);
     if (!m) {
         ir_model_free(ir);
+        simrt_model_free(sm);
         return ncb_err(NC_ERR_NOMEM, "out of memory for a model handle");
     }
     m->ir = ir;
+    m->sim = sm;
     atomic_init(&m->refs, 1);
     *out = m;
     return NC_OK;
 }
+
+static nc_status wrap_model(nc_status st, ir_model *ir, nc_model **out) { return wrap(st, ir, NULL, out); }
 
 nc_status nc_model_load_file(const char *path, const nc_load_options *opts, nc_model **out) {
     if (!out) return ncb_err(NC_ERR_INVALID_ARG, "nc_model_load_file: out is NULL");
@@ -49,16 +54,8 @@ nc_status nc_model_load_file(const char *path, const nc_load_options *opts, nc_m
     if (f) fclose(f);
     if (simrt_is_ncx(magic, got)) {
         simrt_model *sm = NULL;
-        NCB_TRY(simrt_model_load_file(path, &sm));
-        nc_model *m = calloc(1, sizeof *m);
-        if (!m) {
-            simrt_model_free(sm);
-            return ncb_err(NC_ERR_NOMEM, "out of memory for a model handle");
-        }
-        m->sim = sm;
-        atomic_init(&m->refs, 1);
-        *out = m;
-        return NC_OK;
+        nc_status st = simrt_model_load_file(path, &sm); /* sm is read after it is set */
+        return wrap(st, NULL, sm, out);
     }
     ir_model *ir = NULL;
     nc_status st = onnx_load_file(path, opts, &ir); /* before reading ir */

@@ -187,17 +187,22 @@ DEFINE_CONV(conv_f32, float, nckern_f32_view, nckern_f32_out, nckern_f32_commit,
 DEFINE_CONV(conv_f64, double, nckern_f64_view, nckern_f64_out, nckern_f64_commit, im2col_f64,
             nckern_dgemm)
 
-nc_status nckern_nn_conv(const nc_kctx *ctx) {
+typedef nc_status (*conv_fn)(const nc_kctx *, const ncshape_geom *, const conv_dims *);
+
+/* Conv and ConvTranspose: geometry, the empty cases, then the dtype's body. */
+static nc_status conv_run(const nc_kctx *ctx, bool transposed, conv_fn f32, conv_fn f64) {
     ncshape_geom g;
     conv_dims cd;
-    NCB_TRY(conv_setup(ctx, false, &g, &cd));
+    NCB_TRY(conv_setup(ctx, transposed, &g, &cd));
     if (nckern_numel(ctx->out[0]) == 0) return NC_OK;
     char b[160];
     if (nckern_numel(ctx->in[0]) == 0)
         return ncb_err(NC_ERR_UNSUPPORTED, "%s: empty input with a non-empty output",
                        ir_node_desc(ctx->node, b, sizeof b));
-    return ctx->out[0]->dtype == NC_DTYPE_F64 ? conv_f64(ctx, &g, &cd) : conv_f32(ctx, &g, &cd);
+    return (ctx->out[0]->dtype == NC_DTYPE_F64 ? f64 : f32)(ctx, &g, &cd);
 }
+
+nc_status nckern_nn_conv(const nc_kctx *ctx) { return conv_run(ctx, false, conv_f32, conv_f64); }
 
 /* ConvTranspose: per group, col[Mg*K, in_sz] = W_g^T * X_g, then col2im. */
 #define DEFINE_CONVT(NAME, T, VIEW, OUT, COMMIT, COL2IM, GEMM)                               \
@@ -244,14 +249,4 @@ DEFINE_CONVT(convt_f32, float, nckern_f32_view, nckern_f32_out, nckern_f32_commi
 DEFINE_CONVT(convt_f64, double, nckern_f64_view, nckern_f64_out, nckern_f64_commit, col2im_f64,
              nckern_dgemm)
 
-nc_status nckern_nn_convt(const nc_kctx *ctx) {
-    ncshape_geom g;
-    conv_dims cd;
-    NCB_TRY(conv_setup(ctx, true, &g, &cd));
-    if (nckern_numel(ctx->out[0]) == 0) return NC_OK;
-    char b[160];
-    if (nckern_numel(ctx->in[0]) == 0)
-        return ncb_err(NC_ERR_UNSUPPORTED, "%s: empty input with a non-empty output",
-                       ir_node_desc(ctx->node, b, sizeof b));
-    return ctx->out[0]->dtype == NC_DTYPE_F64 ? convt_f64(ctx, &g, &cd) : convt_f32(ctx, &g, &cd);
-}
+nc_status nckern_nn_convt(const nc_kctx *ctx) { return conv_run(ctx, true, convt_f32, convt_f64); }
