@@ -247,6 +247,12 @@ nc_status cc_value_bytes(const ir_value *x, uint64_t *bytes) {
     return NC_OK;
 }
 
+nc_status cc_store_bytes(const ir_graph *g, const uint64_t *flag, int v, uint64_t *bytes) {
+    NCB_TRY(cc_value_bytes(&g->values[v], bytes));
+    if (flag && (flag[v] & (CC_BF16_BIT | CC_F16_BIT))) *bytes /= 2;
+    return NC_OK;
+}
+
 nc_status cc_add_io(ncx_builder *b, const ir_value *x, int kind, uint64_t addr, int chip) {
     ncx_tensor t;
     memset(&t, 0, sizeof t);
@@ -284,6 +290,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     bool *bad_root = calloc((size_t)(nv ? nv : 1), 1);
     int *reader = malloc((size_t)(nv ? nv : 1) * sizeof *reader);
     uint64_t *staged = malloc((size_t)(nv ? nv : 1) * sizeof *staged), *io = malloc((size_t)(nv ? nv : 1) * sizeof *io);
+    uint64_t *flag = calloc((size_t)(nv ? nv : 1), sizeof *flag);
     int(*reuse)[2] = NULL;
     size_t n_reuse = 0;
     cc_pipeline *pl = NULL;
@@ -297,7 +304,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     cJSON *meta = NULL;
     char *meta_txt = NULL;
     if (!c.part_of || !c.prod_part || !c.needs || !c.crosses || !c.set || !c.inset || !addr || !alias || !on_chip ||
-        !reason || !layer_node || !layer_w || !parts || !cand || !keep || !bad_root || !reader || !staged || !io) {
+        !reason || !layer_node || !layer_w || !parts || !cand || !keep || !bad_root || !reader || !staged || !io ||
+        !flag) {
         st = ncb_err(NC_ERR_NOMEM, "compile: graph of %d nodes", nn);
         goto done;
     }
@@ -351,6 +359,18 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     }
     for (int v = 0; v < nv; v++)
         if (c.crosses[v] || cc_is_output(g, v) || g->values[v].kind == IR_VALUE_INPUT) c.needs[v] = true;
+    /* --auto-cast all: a tensor that only chip code sees is stored in the
+     * cast type (half the bytes, in the resident area or DRAM), as is a
+     * model input's staged copy; the host and the caller see f32. */
+    uint64_t half = o->auto_cast != CC_CAST_ALL ? 0 : o->cast_dtype == NC_DTYPE_F16 ? CC_F16_BIT : CC_BF16_BIT;
+    for (int v = 0; v < nv; v++) flag[v] = half;
+    for (int v = 0; v < nv; v++) {
+        int r = alias[v];
+        bool input = g->values[r].kind == IR_VALUE_INPUT && v == r;
+        bool inside = g->values[v].kind == IR_VALUE_NODE && g->values[r].kind == IR_VALUE_NODE &&
+                      c.prod_part[r] >= 0 && parts[c.prod_part[r]].chip && !c.crosses[v] && !cc_is_output(g, v);
+        if (!(input || inside) || g->values[v].dtype != NC_DTYPE_F32) flag[r] = 0;
+    }
     /* Tensors that live and die inside one chip partition go to the resident
      * area when they fit (by liveness); the rest, and every tensor the host
      * or the caller sees, to DRAM. */
@@ -391,8 +411,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         int(*pr)[2] = NULL;
         size_t npr = 0;
         uint64_t high = 0;
-        if ((st = cc_res_place(g, parts[p].first, parts[p].last, alias, cand, keep, 0, res_cap, addr, &pr, &npr,
-                               &high)) != NC_OK)
+        if ((st = cc_res_place(g, parts[p].first, parts[p].last, alias, cand, keep, flag, 0, res_cap, addr, &pr,
+                               &npr, &high)) != NC_OK)
             goto done;
         int(*all)[2] = realloc(reuse, (n_reuse + npr + 1) * sizeof *all);
         if (!all) {
@@ -418,9 +438,9 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     for (int v = 0; v < nv; v++) {
         if (!c.needs[v] || alias[v] != v || g->values[v].kind == IR_VALUE_CONST) continue;
         if (addr[v] != CC_NO_ADDR) continue; /* resident */
-        uint64_t bytes = 0;
-        if ((st = cc_value_bytes(&g->values[v], &bytes)) != NC_OK) goto done;
-        addr[v] = cur;
+        uint64_t bytes = 0, f = g->values[v].kind == IR_VALUE_INPUT ? 0 : flag[v]; /* the caller's copy: f32 */
+        if ((st = cc_store_bytes(g, f ? flag : NULL, v, &bytes)) != NC_OK) goto done;
+        addr[v] = f | cur;
         cur = (cur + bytes + 63) & ~(uint64_t)63;
     }
     for (int v = 0; v < nv; v++)
@@ -529,8 +549,8 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
                          g->nodes[parts[h].first].name, parts[h].reason);
             goto done;
         }
-        if ((st = cc_pipeline_build(g, o, res, alias, io, layer_node, layer_w, (int)nlayers, blob.base, &pl)) !=
-            NC_OK)
+        if ((st = cc_pipeline_build(g, o, res, alias, io, flag, layer_node, layer_w, (int)nlayers, blob.base,
+                                    &pl)) != NC_OK)
             goto done;
     }
     if (o->dump_isa && pl) {
@@ -686,6 +706,7 @@ done:
     free(reader);
     free(staged);
     free(io);
+    free(flag);
     free(reuse);
     free(layer_node);
     free(layer_w);

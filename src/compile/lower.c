@@ -228,12 +228,21 @@ static isa_ap ap_on(int space, int dt, int part, int P, int n1, int n2, uint32_t
 static isa_ap ap_flat(int space, int dt, int part, int P, int F, uint64_t off) {
     return ap_on(space, dt, part, P, 1, F, (uint32_t)F, 1, off);
 }
-/* A linear operand: DRAM, or the resident area for a CC_RES_BIT address. */
+/* The dtype of the tensor at a linear address: f32 unless its address
+ * carries a half bit (see lower.h). */
+static int dt_at(uint64_t addr) {
+    return addr & CC_BF16_BIT ? NC_DTYPE_BF16 : addr & CC_F16_BIT ? NC_DTYPE_F16 : NC_DTYPE_F32;
+}
+/* Address of element e of the f32-or-half tensor at addr (flags kept). */
+static uint64_t at(uint64_t addr, uint64_t e) { return addr + e * (dt_at(addr) == NC_DTYPE_F32 ? 4 : 2); }
+/* A linear operand: DRAM, or the resident area for a CC_RES_BIT address;
+ * an f32 operand of a half address takes the half dtype (DMA casts). */
 static isa_ap ap_dram(int dt, uint64_t addr, int n0, int n1, int n2, uint64_t s0, uint64_t s1, uint64_t s2) {
     isa_ap a;
     memset(&a, 0, sizeof a);
     a.space = addr & CC_RES_BIT ? ISA_SPACE_RES : ISA_SPACE_DRAM;
-    addr &= ~CC_RES_BIT;
+    if (dt == NC_DTYPE_F32) dt = dt_at(addr);
+    addr &= ~CC_FLAG_BITS;
     a.dtype = (uint8_t)dt;
     a.n[0] = (uint16_t)n0;
     a.n[1] = (uint16_t)n1;
@@ -951,7 +960,7 @@ typedef struct gjob {
     int64_t cbase;      /* conv: first input channel of the block (absolute, includes image) */
     int64_t nimg;       /* conv: images, each with the same weights (0 = 1) */
     int64_t img_c;      /* conv: input channels per image (cbase step) */
-    uint64_t img_y;     /* conv: output bytes per image (yaddr/zaddr step) */
+    uint64_t img_y;     /* conv: output elements per image (yaddr/zaddr step) */
     int64_t Cb;         /* conv: channels of the block */
     int64_t ask, asm_; /* gemm: A element strides over k and m */
     /* conv band mode: K tiles never straddle a kernel tap; the moving tile of
@@ -996,7 +1005,7 @@ static void load_weights(cc_lower *L, const gjob *j, int sel, int64_t nt0, int64
         }
         if (j->baddr != CC_NO_ADDR) {
             isa_ap dst = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)nc, 1, L->bias_off[sel] + (uint64_t)(nt - nt0) * 4);
-            isa_ap src = ap_dram(NC_DTYPE_F32, j->baddr + (uint64_t)n0 * 4, (int)nc, 1, 1, 1, 1, 1);
+            isa_ap src = ap_dram(NC_DTYPE_F32, at(j->baddr, (uint64_t)n0), (int)nc, 1, 1, 1, 1, 1);
             dma(L, ISA_OP_DMA_LOAD, dst, src, NULL, A_R, &L->bias_rg[sel], A_A, false);
         }
     }
@@ -1022,7 +1031,7 @@ static void load_moving(cc_lower *L, const gjob *j, int ms, int64_t Kt, int64_t 
         for (int64_t kt = 0; kt < Kt; kt++) {
             int64_t k0 = kt * L->R, kr = j->K - k0 < L->R ? j->K - k0 : L->R;
             isa_ap dst = ap_flat(ISA_SPACE_SBUF, L->cdt, 0, (int)kr, (int)M, L->mov_off[ms] + (uint64_t)(kt * Mmax) * es);
-            isa_ap src = ap_dram(NC_DTYPE_F32, j->xaddr + (uint64_t)(k0 * j->ask + ow0 * j->asm_) * 4, (int)kr, 1,
+            isa_ap src = ap_dram(NC_DTYPE_F32, at(j->xaddr, (uint64_t)(k0 * j->ask + ow0 * j->asm_)), (int)kr, 1,
                                  (int)M, j->ask, 0, j->asm_);
             dma(L, ISA_OP_DMA_LOAD, dst, src, j->xrg, A_R, mv, A_A, false);
         }
@@ -1049,7 +1058,7 @@ static void load_moving(cc_lower *L, const gjob *j, int ms, int64_t Kt, int64_t 
             uint64_t off = L->mov_off[ms] + (uint64_t)cc * bbytes + (uint64_t)((v0 - ih0) * j->Wp + c->pw) * es;
             isa_ap dst = ap_on(ISA_SPACE_SBUF, L->cdt, 0, (int)cr, (int)(v1 - v0), (int)ncols, (uint32_t)j->Wp, 1, off);
             uint64_t e = (uint64_t)((j->cbase + cc * L->R) * c->H * c->W + v0 * c->W);
-            isa_ap src = ap_dram(NC_DTYPE_F32, j->xaddr + e * 4, (int)cr, (int)(v1 - v0), (int)ncols,
+            isa_ap src = ap_dram(NC_DTYPE_F32, at(j->xaddr, e), (int)cr, (int)(v1 - v0), (int)ncols,
                                  (uint64_t)(c->H * c->W), (uint64_t)c->W, 1);
             dma(L, ISA_OP_DMA_LOAD, dst, src, j->xrg, A_R, mv, A_A, false);
         }
@@ -1087,7 +1096,7 @@ static void load_moving(cc_lower *L, const gjob *j, int ms, int64_t Kt, int64_t 
             uint64_t off = L->mov_off[ms] + (uint64_t)(kt * Mmax + (a - oh0) * mw + (a2 - ow0)) * es;
             isa_ap dst = ap_on(ISA_SPACE_SBUF, L->cdt, (int)p0, (int)nc, (int)(b - a), (int)(b2 - a2), (uint32_t)mw, 1, off);
             uint64_t e = (uint64_t)((j->cbase + c_lo) * c->H * c->W + ih0 * c->W + iw0);
-            isa_ap src = ap_dram(NC_DTYPE_F32, j->xaddr + e * 4, (int)nc, (int)(b - a), (int)(b2 - a2),
+            isa_ap src = ap_dram(NC_DTYPE_F32, at(j->xaddr, e), (int)nc, (int)(b - a), (int)(b2 - a2),
                                  (uint64_t)(c->H * c->W), (uint64_t)(c->sh * c->W), (uint64_t)c->sw);
             dma(L, ISA_OP_DMA_LOAD, dst, src, j->xrg, A_R, mv, A_A, false);
         }
@@ -1105,7 +1114,7 @@ static void epilogue(cc_lower *L, const gjob *j, int ps, int bsel, int64_t bidx,
     if (j->zaddr != CC_NO_ADDR) {
         int zs = L->zsel ^= 1, ts = L->tsel ^= 1;
         isa_ap zd = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)nc, (int)M, L->z_off[zs]);
-        isa_ap zsrc = ap_dram(NC_DTYPE_F32, j->zaddr + e0 * 4, (int)nc, (int)mh, (int)mw, j->sn, j->smh, j->smw);
+        isa_ap zsrc = ap_dram(NC_DTYPE_F32, at(j->zaddr, e0), (int)nc, (int)mh, (int)mw, j->sn, j->smh, j->smw);
         dma(L, ISA_OP_DMA_LOAD, zd, zsrc, j->zrg, A_R, &L->z_rg[zs], A_W, false);
         isa_instr in = mk(ISA_OP_BINARY);
         in.func = ISA_ALU_ADD;
@@ -1142,7 +1151,7 @@ static void epilogue(cc_lower *L, const gjob *j, int ps, int bsel, int64_t bidx,
         acc ca[1] = {{&L->out_rg[os], A_W}};
         emit(L, c, ISA_ENG_VECTOR, ca, 1);
     }
-    isa_ap ydst = ap_dram(NC_DTYPE_F32, j->yaddr + e0 * 4, (int)nc, (int)mh, (int)mw, j->sn, j->smh, j->smw);
+    isa_ap ydst = ap_dram(NC_DTYPE_F32, at(j->yaddr, e0), (int)nc, (int)mh, (int)mw, j->sn, j->smh, j->smw);
     dma(L, ISA_OP_DMA_STORE, ydst, in.dst, &L->out_rg[os], A_R, j->yrg, A_A, true);
 }
 
@@ -1173,8 +1182,8 @@ static void run_gemm(cc_lower *L, const gjob *j) {
         for (int64_t img = 0; img < (j->nimg > 0 ? j->nimg : 1); img++) {
             gjob ji = *j;
             ji.cbase += img * j->img_c;
-            ji.yaddr += (uint64_t)img * j->img_y;
-            if (ji.zaddr != CC_NO_ADDR) ji.zaddr += (uint64_t)img * j->img_y;
+            ji.yaddr = at(ji.yaddr, (uint64_t)img * j->img_y);
+            if (ji.zaddr != CC_NO_ADDR) ji.zaddr = at(ji.zaddr, (uint64_t)img * j->img_y);
             for (int64_t oh0 = 0; oh0 < j->MH; oh0 += mhmax) {
                 int64_t mh = j->MH - oh0 < mhmax ? j->MH - oh0 : mhmax;
                 for (int64_t ow0 = 0; ow0 < j->MW; ow0 += mw) {
@@ -1292,11 +1301,11 @@ static nc_status lower_conv(cc_lower *L, const ir_node *n) {
         j.cbase = g0 * p.Cg;
         j.nimg = c.N;
         j.img_c = c.C;
-        j.img_y = (uint64_t)(c.Co * c.OH * c.OW) * 4;
-        uint64_t ybase = (uint64_t)(g0 * p.Og * c.OH * c.OW) * 4;
+        j.img_y = (uint64_t)(c.Co * c.OH * c.OW);
+        uint64_t ybase = (uint64_t)(g0 * p.Og * c.OH * c.OW);
         gjob jj = j;
-        jj.yaddr = j.yaddr + ybase;
-        if (j.zaddr != CC_NO_ADDR) jj.zaddr = j.zaddr + ybase;
+        jj.yaddr = at(j.yaddr, ybase);
+        if (j.zaddr != CC_NO_ADDR) jj.zaddr = at(j.zaddr, ybase);
         run_gemm(L, &jj);
     }
     return NC_OK;
@@ -1354,7 +1363,7 @@ static nc_status lower_gemm(cc_lower *L, const ir_node *n) {
         if (L->cdt != NC_DTYPE_F32) L->tensors_cast++;
     } else {
         NCB_TRY(dram_of(L, n->in[1], &j.waddr, &j.wrg));
-        j.wdt = NC_DTYPE_F32;
+        j.wdt = dt_at(j.waddr);
         j.wsk = tB ? 1 : (uint64_t)N;
         j.wsn = tB ? (uint64_t)K : 1;
     }
@@ -1371,9 +1380,9 @@ static nc_status lower_gemm(cc_lower *L, const ir_node *n) {
     }
     for (int64_t b = 0; b < nb; b++) {
         gjob jj = j;
-        jj.xaddr += (uint64_t)(b * M * K) * 4;
-        jj.yaddr += (uint64_t)(b * M * N) * 4;
-        if (!is_const(g, n->in[1])) jj.waddr += (uint64_t)(b * K * N) * 4;
+        jj.xaddr = at(jj.xaddr, (uint64_t)(b * M * K));
+        jj.yaddr = at(jj.yaddr, (uint64_t)(b * M * N));
+        if (!is_const(g, n->in[1])) jj.waddr = at(jj.waddr, (uint64_t)(b * K * N));
         run_gemm(L, &jj);
     }
     return NC_OK;
@@ -1424,7 +1433,7 @@ static nc_status lower_pool(cc_lower *L, const ir_node *n) {
                 if (v1 > v0) {
                     isa_ap dst = ap_on(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)cp, (int)(v1 - v0), (int)W, (uint32_t)Wp, 1,
                                        L->mov_off[ms] + (uint64_t)((v0 - r0) * Wp + pw) * 4);
-                    isa_ap src = ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)(((img * C + c0) * H + v0) * W) * 4, (int)cp,
+                    isa_ap src = ap_dram(NC_DTYPE_F32, at(xaddr, (uint64_t)(((img * C + c0) * H + v0) * W)), (int)cp,
                                          (int)(v1 - v0), (int)W, (uint64_t)(H * W), (uint64_t)W, 1);
                     dma(L, ISA_OP_DMA_LOAD, dst, src, xrg, A_R, mv, A_A, false);
                 }
@@ -1441,7 +1450,7 @@ static nc_status lower_pool(cc_lower *L, const ir_node *n) {
                 peak(L, &in.src[0]);
                 acc a[2] = {{&L->out_rg[os], A_W}, {mv, A_R}};
                 emit(L, in, ISA_ENG_VECTOR, a, 2);
-                isa_ap ydst = ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)(((img * C + c0) * OH + oh0) * OW) * 4, (int)cp,
+                isa_ap ydst = ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)(((img * C + c0) * OH + oh0) * OW)), (int)cp,
                                       (int)nh, (int)OW, (uint64_t)(OH * OW), (uint64_t)OW, 1);
                 dma(L, ISA_OP_DMA_STORE, ydst, in.dst, &L->out_rg[os], A_R, yrg, A_A, true);
             }
@@ -1472,7 +1481,7 @@ static nc_status lower_global_pool(cc_lower *L, const ir_node *n) {
                 int64_t h0 = j * CH, hn = HW - h0 < CH ? HW - h0 : CH;
                 int ms = L->msel ^= 1;
                 isa_ap dst = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)cp, (int)hn, L->mov_off[ms]);
-                isa_ap src = ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)((img * C + c0) * HW + h0) * 4, (int)cp, 1,
+                isa_ap src = ap_dram(NC_DTYPE_F32, at(xaddr, (uint64_t)((img * C + c0) * HW + h0)), (int)cp, 1,
                                      (int)hn, (uint64_t)HW, 0, 1);
                 dma(L, ISA_OP_DMA_LOAD, dst, src, xrg, A_R, &L->mov_rg[ms], A_W, false);
                 isa_instr in = mk(ISA_OP_REDUCE);
@@ -1507,7 +1516,7 @@ static nc_status lower_global_pool(cc_lower *L, const ir_node *n) {
                     emit(L, sc, ISA_ENG_VECTOR, a2, 1);
                 }
             }
-            isa_ap ydst = ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)(img * C + c0) * 4, (int)cp, 1, 1, 1, 1, 1);
+            isa_ap ydst = ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)(img * C + c0)), (int)cp, 1, 1, 1, 1, 1);
             dma(L, ISA_OP_DMA_STORE, ydst, od, &L->out_rg[os], A_R, yrg, A_A, true);
         }
     return NC_OK;
@@ -1538,14 +1547,14 @@ static void ew_block(cc_lower *L, void *u, int64_t e0, int p, int f, uint64_t st
     ew *w = u;
     int ms = L->msel ^= 1;
     isa_ap ad = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, L->mov_off[ms]);
-    dma(L, ISA_OP_DMA_LOAD, ad, ap_dram(NC_DTYPE_F32, w->a + (uint64_t)e0 * 4, p, 1, f, stride, 0, 1), w->arg, A_R,
+    dma(L, ISA_OP_DMA_LOAD, ad, ap_dram(NC_DTYPE_F32, at(w->a, (uint64_t)e0), p, 1, f, stride, 0, 1), w->arg, A_R,
         &L->mov_rg[ms], A_W, false);
     int os = L->osel = (L->osel + 1) % N_OUT;
     isa_ap od = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, L->out_off[os]);
     if (w->alu >= 0) {
         int zs = L->zsel ^= 1;
         isa_ap bd = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, L->z_off[zs]);
-        dma(L, ISA_OP_DMA_LOAD, bd, ap_dram(NC_DTYPE_F32, w->b + (uint64_t)e0 * 4, p, 1, f, stride, 0, 1), w->brg,
+        dma(L, ISA_OP_DMA_LOAD, bd, ap_dram(NC_DTYPE_F32, at(w->b, (uint64_t)e0), p, 1, f, stride, 0, 1), w->brg,
             A_R, &L->z_rg[zs], A_W, false);
         isa_instr in = mk(ISA_OP_BINARY);
         in.func = (uint8_t)w->alu;
@@ -1575,7 +1584,7 @@ static void ew_block(cc_lower *L, void *u, int64_t e0, int p, int f, uint64_t st
         emit(L, in, ISA_ENG_SCALAR, a, 2);
     }
     peak(L, &ad);
-    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, w->y + (uint64_t)e0 * 4, p, 1, f, stride, 0, 1), od, &L->out_rg[os],
+    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, at(w->y, (uint64_t)e0), p, 1, f, stride, 0, 1), od, &L->out_rg[os],
         A_R, w->yrg, A_A, true);
 }
 
@@ -1612,9 +1621,9 @@ static void cp_block(cc_lower *L, void *u, int64_t e0, int p, int f, uint64_t st
     cpy *c = u;
     int ms = L->msel ^= 1;
     isa_ap t = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, L->mov_off[ms]);
-    dma(L, ISA_OP_DMA_LOAD, t, ap_dram(NC_DTYPE_F32, c->src + (uint64_t)e0 * 4, p, 1, f, stride, 0, 1), c->srg, A_R,
+    dma(L, ISA_OP_DMA_LOAD, t, ap_dram(NC_DTYPE_F32, at(c->src, (uint64_t)e0), p, 1, f, stride, 0, 1), c->srg, A_R,
         &L->mov_rg[ms], A_W, false);
-    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, c->dst + (uint64_t)e0 * 4, p, 1, f, stride, 0, 1), t,
+    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, at(c->dst, (uint64_t)e0), p, 1, f, stride, 0, 1), t,
         &L->mov_rg[ms], A_R, c->drg, A_A, true);
 }
 
@@ -1638,8 +1647,8 @@ static nc_status lower_concat(cc_lower *L, const ir_node *n) {
         c.drg = yrg;
         for (int64_t o = 0; o < outer; o++) {
             cpy cc = c;
-            cc.src += (uint64_t)(o * inner) * 4;
-            cc.dst = yaddr + (uint64_t)(o * inner_out + off) * 4;
+            cc.src = at(cc.src, (uint64_t)(o * inner));
+            cc.dst = at(yaddr, (uint64_t)(o * inner_out + off));
             flat_walk(L, inner, cp_block, &cc);
         }
         off += inner;
@@ -1670,14 +1679,14 @@ static void bin_block(cc_lower *L, const bin *b, int64_t r0, int64_t c0, int p, 
         isa_ap d, sd;
         if (b->bp.kind[k] == BK_FULL) {
             d = src[k] = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, off);
-            sd = ap_dram(NC_DTYPE_F32, b->ad[k] + e0 * 4, p, 1, f, stride, 0, 1);
+            sd = ap_dram(NC_DTYPE_F32, at(b->ad[k], e0), p, 1, f, stride, 0, 1);
         } else if (b->bp.kind[k] == BK_COL) {
             d = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, 1, off);
-            sd = ap_dram(NC_DTYPE_F32, b->ad[k] + (uint64_t)r0 * 4, p, 1, 1, 1, 1, 1);
+            sd = ap_dram(NC_DTYPE_F32, at(b->ad[k], (uint64_t)r0), p, 1, 1, 1, 1, 1);
             src[k] = ap_on(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, 1, f, 0, 0, off);
         } else {
             d = src[k] = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, f, off);
-            sd = ap_dram(NC_DTYPE_F32, b->ad[k] + (uint64_t)c0 * 4, p, 1, f, 0, 0, 1);
+            sd = ap_dram(NC_DTYPE_F32, at(b->ad[k], (uint64_t)c0), p, 1, f, 0, 0, 1);
         }
         dma(L, ISA_OP_DMA_LOAD, d, sd, b->rg[k], A_R, srg[k], A_W, false);
     }
@@ -1699,7 +1708,7 @@ static void bin_block(cc_lower *L, const bin *b, int64_t r0, int64_t c0, int p, 
     in.dst = od;
     acc a[3] = {{&L->out_rg[os], A_W}, {srg[0], A_R}, {srg[1], A_R}};
     emit(L, in, ISA_ENG_VECTOR, a, 3);
-    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, b->y + e0 * 4, p, 1, f, stride, 0, 1), od, &L->out_rg[os], A_R,
+    dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, at(b->y, e0), p, 1, f, stride, 0, 1), od, &L->out_rg[os], A_R,
         b->yrg, A_A, true);
 }
 
@@ -1759,10 +1768,10 @@ static nc_status lower_bn(cc_lower *L, const ir_node *n) {
         rg_begin(&L->bias_rg[sel]);
         uint64_t soff = L->bias_off[sel], boff = L->bias_off[sel] + 512;
         dma(L, ISA_OP_DMA_LOAD, ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)cp, 1, soff),
-            ap_dram(NC_DTYPE_F32, sbaddr + (uint64_t)c0 * 4, (int)cp, 1, 1, 1, 1, 1), NULL, A_R, &L->bias_rg[sel], A_A,
+            ap_dram(NC_DTYPE_F32, at(sbaddr, (uint64_t)c0), (int)cp, 1, 1, 1, 1, 1), NULL, A_R, &L->bias_rg[sel], A_A,
             false);
         dma(L, ISA_OP_DMA_LOAD, ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)cp, 1, boff),
-            ap_dram(NC_DTYPE_F32, sbaddr + (uint64_t)(C + c0) * 4, (int)cp, 1, 1, 1, 1, 1), NULL, A_R,
+            ap_dram(NC_DTYPE_F32, at(sbaddr, (uint64_t)(C + c0)), (int)cp, 1, 1, 1, 1, 1), NULL, A_R,
             &L->bias_rg[sel], A_A, false);
         for (int64_t img = 0; img < N; img++)
             for (int64_t i0 = 0; i0 < inner; i0 += MAX_M) {
@@ -1770,7 +1779,7 @@ static nc_status lower_bn(cc_lower *L, const ir_node *n) {
                 uint64_t e0 = (uint64_t)((img * C + c0) * inner + i0);
                 int ms = L->msel ^= 1;
                 isa_ap xd = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)cp, (int)f, L->mov_off[ms]);
-                dma(L, ISA_OP_DMA_LOAD, xd, ap_dram(NC_DTYPE_F32, xaddr + e0 * 4, (int)cp, 1, (int)f, (uint64_t)inner, 0, 1),
+                dma(L, ISA_OP_DMA_LOAD, xd, ap_dram(NC_DTYPE_F32, at(xaddr, e0), (int)cp, 1, (int)f, (uint64_t)inner, 0, 1),
                     xrg, A_R, &L->mov_rg[ms], A_W, false);
                 int os = L->osel = (L->osel + 1) % N_OUT;
                 isa_instr in = mk(ISA_OP_ACTIVATE);
@@ -1782,7 +1791,7 @@ static nc_status lower_bn(cc_lower *L, const ir_node *n) {
                 acc a[3] = {{&L->out_rg[os], A_W}, {&L->mov_rg[ms], A_R}, {&L->bias_rg[sel], A_R}};
                 emit(L, in, ISA_ENG_SCALAR, a, 3);
                 dma(L, ISA_OP_DMA_STORE,
-                    ap_dram(NC_DTYPE_F32, yaddr + e0 * 4, (int)cp, 1, (int)f, (uint64_t)inner, 0, 1), in.dst,
+                    ap_dram(NC_DTYPE_F32, at(yaddr, e0), (int)cp, 1, (int)f, (uint64_t)inner, 0, 1), in.dst,
                     &L->out_rg[os], A_R, yrg, A_A, true);
             }
     }
@@ -1810,7 +1819,7 @@ static nc_status lower_rows(cc_lower *L, const ir_node *n) {
         region *mv = &L->mov_rg[ms];
         isa_ap xd = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, (int)cols, L->mov_off[ms]);
         dma(L, ISA_OP_DMA_LOAD, xd,
-            ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)(r0 * cols) * 4, p, 1, (int)cols, (uint64_t)cols, 0, 1), xrg, A_R,
+            ap_dram(NC_DTYPE_F32, at(xaddr, (uint64_t)(r0 * cols)), p, 1, (int)cols, (uint64_t)cols, 0, 1), xrg, A_R,
             mv, A_W, false);
         int zs = L->zsel ^= 1;
         isa_ap zd = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, 1, L->z_off[zs]);
@@ -1822,7 +1831,7 @@ static nc_status lower_rows(cc_lower *L, const ir_node *n) {
         acc a[2] = {{&L->z_rg[zs], A_W}, {mv, A_R}};
         emit(L, in, ISA_ENG_VECTOR, a, 2);
         if (!softmax) {
-            dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)r0 * 4, p, 1, 1, 1, 1, 1), zd, &L->z_rg[zs],
+            dma(L, ISA_OP_DMA_STORE, ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)r0), p, 1, 1, 1, 1, 1), zd, &L->z_rg[zs],
                 A_R, yrg, A_A, true);
             continue;
         }
@@ -1863,7 +1872,7 @@ static nc_status lower_rows(cc_lower *L, const ir_node *n) {
         acc a5[2] = {{mv, A_W}, {&L->tmp_rg[ts], A_R}};
         emit(L, mul, ISA_ENG_VECTOR, a5, 2);
         dma(L, ISA_OP_DMA_STORE,
-            ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)(r0 * cols) * 4, p, 1, (int)cols, (uint64_t)cols, 0, 1), xd, mv,
+            ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)(r0 * cols)), p, 1, (int)cols, (uint64_t)cols, 0, 1), xd, mv,
             A_R, yrg, A_A, true);
     }
     return NC_OK;
@@ -1891,11 +1900,11 @@ static nc_status lower_view(cc_lower *L, const ir_node *n, int64_t base, const i
             int ms = L->msel ^= 1;
             isa_ap t = ap_flat(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, p, (int)Cd, L->mov_off[ms]);
             dma(L, ISA_OP_DMA_LOAD, t,
-                ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)(ioff + b0 * sB) * 4, p, 1, (int)Cd, (uint64_t)sB, 0,
+                ap_dram(NC_DTYPE_F32, at(xaddr, (uint64_t)(ioff + b0 * sB)), p, 1, (int)Cd, (uint64_t)sB, 0,
                         (uint64_t)sC),
                 xrg, A_R, &L->mov_rg[ms], A_W, false);
             dma(L, ISA_OP_DMA_STORE,
-                ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)((l * Bd + b0) * Cd) * 4, p, 1, (int)Cd, (uint64_t)Cd, 0, 1), t,
+                ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)((l * Bd + b0) * Cd)), p, 1, (int)Cd, (uint64_t)Cd, 0, 1), t,
                 &L->mov_rg[ms], A_R, yrg, A_A, true);
         }
         for (int d = r - 3; d >= 0; d--) {
@@ -2052,13 +2061,13 @@ static nc_status lower_resize(cc_lower *L, const ir_node *n) {
             int ms = L->msel ^= 1;
             isa_ap t = ap_on(ISA_SPACE_SBUF, NC_DTYPE_F32, 0, (int)p, (int)kk, (int)wn, (uint32_t)wn, 1, L->mov_off[ms]);
             dma(L, ISA_OP_DMA_LOAD, t,
-                ap_dram(NC_DTYPE_F32, xaddr + (uint64_t)(r0 * W + w0) * 4, (int)p, (int)kk, (int)wn,
+                ap_dram(NC_DTYPE_F32, at(xaddr, (uint64_t)(r0 * W + w0)), (int)p, (int)kk, (int)wn,
                         (uint64_t)(kk * W), (uint64_t)W, 1),
                 xrg, A_R, &L->mov_rg[ms], A_W, false);
             for (int64_t i = 0; i < sh; i++)
                 for (int64_t j = 0; j < sw; j++)
                     dma(L, ISA_OP_DMA_STORE,
-                        ap_dram(NC_DTYPE_F32, yaddr + (uint64_t)((r0 * sh + i) * OW + w0 * sw + j) * 4, (int)p,
+                        ap_dram(NC_DTYPE_F32, at(yaddr, (uint64_t)((r0 * sh + i) * OW + w0 * sw + j)), (int)p,
                                 (int)kk, (int)wn, (uint64_t)(kk * sh * OW), (uint64_t)(sh * OW), (uint64_t)sw),
                         t, &L->mov_rg[ms], A_R, yrg, A_A, true);
         }
@@ -2150,8 +2159,8 @@ nc_status cc_lower_stage_in(cc_lower *L, int v, uint64_t dram_addr) {
             cols = elems - done;
         }
         if (rows > 65535) rows = 65535;
-        isa_ap dst = ap_dram(NC_DTYPE_F32, addr + done * 4, (int)rows, 1, (int)cols, cols, cols, 1);
-        isa_ap src = ap_dram(NC_DTYPE_F32, dram_addr + done * 4, (int)rows, 1, (int)cols, cols, cols, 1);
+        isa_ap dst = ap_dram(NC_DTYPE_F32, at(addr, done), (int)rows, 1, (int)cols, cols, cols, 1);
+        isa_ap src = ap_dram(NC_DTYPE_F32, at(dram_addr, done), (int)rows, 1, (int)cols, cols, cols, 1);
         isa_instr in = mk(ISA_OP_DMA_LOAD);
         in.dst = dst;
         in.src[0] = src;
@@ -2171,11 +2180,12 @@ void cc_lower_wait_all(cc_lower *L, int sem, uint32_t value) {
     }
 }
 
-/* A transfer between resident areas: DMA_SEND of n bytes on queue q, as
- * rows of 64 KiB; the last signals sem on the destination (-1: none). */
-static void send_bytes(cc_lower *L, int q, uint64_t src, int dst_core, uint64_t dst, uint64_t bytes, int sem) {
-    const uint64_t row = 16384; /* elements per row: rows of 64 KiB */
-    uint64_t elems = bytes / 4;
+/* A transfer between resident areas: DMA_SEND of elems elements of the
+ * dtype of src (a RES address with its flags; dst takes the same) on queue
+ * q, in rows; the last signals sem on the destination (-1: none). */
+static void send_elems(cc_lower *L, int q, uint64_t src, int dst_core, uint64_t dst, uint64_t elems, int sem) {
+    const uint64_t row = 16384; /* elements per row */
+    dst |= src & CC_FLAG_BITS;
     while (elems) {
         uint64_t rows = elems / row, cols = row;
         if (rows == 0) {
@@ -2185,12 +2195,12 @@ static void send_bytes(cc_lower *L, int q, uint64_t src, int dst_core, uint64_t 
         if (rows > 65535) rows = 65535;
         uint64_t n = rows * cols;
         isa_instr in = mk(ISA_OP_DMA_SEND);
-        in.src[0] = ap_dram(NC_DTYPE_F32, CC_RES_BIT | src, (int)rows, 1, (int)cols, cols, cols, 1);
-        in.dst = ap_dram(NC_DTYPE_F32, CC_RES_BIT | dst, (int)rows, 1, (int)cols, cols, cols, 1);
+        in.src[0] = ap_dram(NC_DTYPE_F32, src, (int)rows, 1, (int)cols, cols, cols, 1);
+        in.dst = ap_dram(NC_DTYPE_F32, dst, (int)rows, 1, (int)cols, cols, cols, 1);
         in.dst.core = (uint8_t)(dst_core + 1);
         elems -= n;
-        src += n * 4;
-        dst += n * 4;
+        src = at(src, n);
+        dst = at(dst, n);
         if (!elems && sem >= 0) { /* the last one signals the receiver (the queue is in order) */
             in.flags = ISA_F_SIGNAL;
             in.sem = (uint16_t)sem;
@@ -2216,7 +2226,7 @@ nc_status cc_lower_send(cc_lower *L, const int *vs, const uint64_t *dst_addr, in
             w.imm = credit_value;
             push(L, w, q, false);
         }
-        send_bytes(L, q, addr & ~CC_RES_BIT, dst_core, dst_addr[k], (uint64_t)numel(x) * 4, k == n - 1 ? sem : -1);
+        send_elems(L, q, addr, dst_core, dst_addr[k], (uint64_t)numel(x), k == n - 1 ? sem : -1);
     }
     /* A fence on this queue: nothing later overwrites them before they left. */
     isa_instr f = mk(ISA_OP_NOP);
@@ -2240,5 +2250,5 @@ void cc_lower_credit(cc_lower *L, const int *vs, int n, int dst_core, uint64_t d
             wait_dep(L, q, &rg->wr);
         }
     }
-    send_bytes(L, q, addr & ~CC_RES_BIT, dst_core, dst_addr, 4, sem);
+    send_elems(L, q, CC_RES_BIT | (addr & ~CC_FLAG_BITS), dst_core, dst_addr, 1, sem);
 }

@@ -9,6 +9,13 @@
 /* An address with this bit set is in the core's resident area (RES), the
  * rest of the address its offset there; without it, DRAM. */
 #define CC_RES_BIT (1ull << 62)
+/* An activation stored in a 2-byte float type (the auto-cast type, with
+ * --auto-cast all) carries that type's bit in its address: its elements
+ * are bf16 / f16 there, and the lowering's DMAs cast to and from the f32
+ * tiles. Without either bit a tensor is f32. */
+#define CC_BF16_BIT (1ull << 61)
+#define CC_F16_BIT (1ull << 60)
+#define CC_FLAG_BITS (CC_RES_BIT | CC_BF16_BIT | CC_F16_BIT)
 
 /* Weight blob: bytes placed in DRAM from address 0 upwards. */
 typedef struct cc_blob {

@@ -19,7 +19,8 @@ typedef struct res_block {
 } res_block;
 
 nc_status cc_res_place(const ir_graph *g, int first, int last, const int *alias, const bool *cand, const bool *keep,
-                       uint64_t base, uint64_t cap, uint64_t *addr, int (**pairs)[2], size_t *npairs, uint64_t *high) {
+                       const uint64_t *flag, uint64_t base, uint64_t cap, uint64_t *addr, int (**pairs)[2],
+                       size_t *npairs, uint64_t *high) {
     int nv = g->n_values;
     int *def = malloc((size_t)nv * sizeof *def), *end = malloc((size_t)nv * sizeof *end);
     int *order = malloc((size_t)nv * sizeof *order);
@@ -69,7 +70,7 @@ nc_status cc_res_place(const ir_graph *g, int first, int last, const int *alias,
     for (int a = 0; a < no; a++) {
         int v = order[a];
         uint64_t size = 0;
-        if ((st = cc_value_bytes(&g->values[v], &size)) != NC_OK) goto out;
+        if ((st = cc_store_bytes(g, flag, v, &size)) != NC_OK) goto out;
         size = (size + 63) & ~(uint64_t)63;
         /* lowest offset clear of every live block */
         uint64_t off = 0;
@@ -82,7 +83,7 @@ nc_status cc_res_place(const ir_graph *g, int first, int last, const int *alias,
                 }
         }
         if (off + size > cap) continue; /* stays in DRAM */
-        addr[v] = CC_RES_BIT | (base + off);
+        addr[v] = (flag ? flag[v] : 0) | CC_RES_BIT | (base + off);
         if (base + off + size > *high) *high = base + off + size;
         int keepn = 0;
         for (int b = 0; b < nb; b++) {
@@ -129,15 +130,15 @@ static bool tensor_engine_op(const char *op) {
 
 /* Bytes of the node's activations: its non-constant inputs and its outputs
  * (as stored in DRAM), 0 for a value whose size is unknown. */
-static uint64_t activation_bytes(const ir_graph *g, int i) {
+static uint64_t activation_bytes(const ir_graph *g, const int *alias, const uint64_t *flag, int i) {
     const ir_node *n = &g->nodes[i];
     uint64_t sum = 0, b = 0;
     for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && g->values[n->in[k]].kind != IR_VALUE_CONST &&
-            cc_value_bytes(&g->values[n->in[k]], &b) == NC_OK)
+            cc_store_bytes(g, flag, alias[n->in[k]], &b) == NC_OK)
             sum += b;
     for (int k = 0; k < n->n_out; k++)
-        if (n->out[k] >= 0 && cc_value_bytes(&g->values[n->out[k]], &b) == NC_OK) sum += b;
+        if (n->out[k] >= 0 && cc_store_bytes(g, flag, alias[n->out[k]], &b) == NC_OK) sum += b;
     return sum;
 }
 
@@ -154,7 +155,7 @@ typedef struct cut_info {
 } cut_info;
 
 /* def/end: per alias root, the node writing it and its last reader (-1). */
-static void cuts_of(const ir_graph *g, const int *alias, cut_info *cut, int *def, int *end) {
+static void cuts_of(const ir_graph *g, const int *alias, const uint64_t *flag, cut_info *cut, int *def, int *end) {
     int nv = g->n_values, nn = g->n_nodes;
     memset(cut, 0, (size_t)nn * sizeof *cut);
     for (int v = 0; v < nv; v++) def[v] = end[v] = -1;
@@ -168,7 +169,7 @@ static void cuts_of(const ir_graph *g, const int *alias, cut_info *cut, int *def
     for (int v = 0; v < nv; v++) {
         if (alias[v] != v || g->values[v].kind != IR_VALUE_NODE || def[v] < 0) continue;
         uint64_t b = 0;
-        (void)cc_value_bytes(&g->values[v], &b);
+        (void)cc_store_bytes(g, flag, v, &b);
         for (int i = def[v]; i < end[v]; i++) {
             cut[i].n++;
             cut[i].bytes += b;
@@ -200,8 +201,8 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  *            over the on-chip DMA bandwidth (activations stay on chip);
  *            weights are resident, so not charged;
  *   output   the tensors crossing the cut after it (no_cut if too many). */
-static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chip_config *chip, int cores,
-                               const int *layer_node, const uint64_t *layer_w, int n, const cut_info *cut,
+static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
+                               const uint64_t *flag, int cores, const int *layer_node, const uint64_t *layer_w, int n, const cut_info *cut,
                                uint64_t margin, pipe_plan **out) {
     if (n == 0) return ncb_err(NC_ERR_UNSUPPORTED, "compile: --pipeline-cores: no layer of the model runs on the chip");
     pipe_layer *pl = calloc((size_t)n, sizeof *pl);
@@ -218,7 +219,7 @@ static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chi
         int i = layer_node[l];
         const ir_node *nd = &g->nodes[i];
         double flops = (double)cc_node_flops(g, i);
-        uint64_t act = activation_bytes(g, i);
+        uint64_t act = activation_bytes(g, alias, flag, i);
         pl[l].name = nd->name;
         pl[l].weight_bytes = layer_w[l];
         cc_span one = {i, i};
@@ -273,7 +274,8 @@ static bool in_set(const int *set, int n, int v) {
 /* The tensors stage s receives and where they land in its RES (from 0, in
  * value order): known for every stage before any is lowered, since the
  * previous core sends to those addresses. */
-static nc_status stage_inputs(const ir_graph *g, const int *alias, const bool *dram_root, const int *def,
+static nc_status stage_inputs(const ir_graph *g, const int *alias, const uint64_t *flag, const bool *dram_root,
+                              const int *def,
                               const int *end, const pipe_plan *plan, const int *layer_node, int s, stage_code *me) {
     int first = layer_node[plan->stages[s].first];
     me->n_in = 0;
@@ -295,7 +297,7 @@ static nc_status stage_inputs(const ir_graph *g, const int *alias, const bool *d
         else if (me->n_in == PIPE_MAX_CROSSING)
             st = ncb_err(NC_ERR_UNSUPPORTED, "compile: pipeline stage %d: more than %d tensors cross into it", s,
                          PIPE_MAX_CROSSING);
-        else if ((st = cc_value_bytes(&g->values[v], &b)) == NC_OK) {
+        else if ((st = cc_store_bytes(g, flag, v, &b)) == NC_OK) {
             me->in[me->n_in] = v;
             me->in_addr[me->n_in++] = me->recv_bytes;
             me->recv_bytes += (b + 63) & ~(uint64_t)63;
@@ -312,7 +314,7 @@ static nc_status stage_inputs(const ir_graph *g, const int *alias, const bool *d
  * after it go to core s+1. Model inputs and outputs stay in DRAM at dram[]
  * (tensors that do not fit the RES too, above *spill). */
 static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
-                             const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
+                             const uint64_t *flag, const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
                              const pipe_plan *plan, const int *layer_node, int s, stage_code *sc,
                              uint64_t *spill, uint64_t *over) {
     int nv = g->n_values, N = plan->n_stages;
@@ -337,7 +339,7 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
         goto out;
     }
     for (int v = 0; v < nv; v++) sa[v] = dram_root[alias[v]] ? dram[alias[v]] : CC_NO_ADDR;
-    for (int k = 0; k < me->n_in; k++) sa[me->in[k]] = CC_RES_BIT | me->in_addr[k];
+    for (int k = 0; k < me->n_in; k++) sa[me->in[k]] = flag[me->in[k]] | CC_RES_BIT | me->in_addr[k];
     me->scratch = me->recv_bytes;
     /* the stage's tile slots: only as large as its own layers need */
     cc_span span = {me->first_node, me->last_node};
@@ -362,7 +364,7 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
     }
     for (int k = 0; k < me->n_out; k++) keep[me->out[k]] = true;
     if (cap <= base ||
-        (st = cc_res_place(g, me->first_node, me->last_node, alias, cand, keep, base, cap - base, sa, &pr, &npr,
+        (st = cc_res_place(g, me->first_node, me->last_node, alias, cand, keep, flag, base, cap - base, sa, &pr, &npr,
                         &me->act_high)) != NC_OK) {
         if (st == NC_OK) st = ncb_err(NC_ERR_LIMIT, "compile: pipeline stage %d: no resident area left", s);
         goto out;
@@ -386,8 +388,8 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
             int v = g->nodes[i].out[k] >= 0 ? alias[g->nodes[i].out[k]] : -1;
             if (v < 0 || sa[v] != CC_NO_ADDR) continue;
             uint64_t b = 0;
-            if ((st = cc_value_bytes(&g->values[v], &b)) != NC_OK) goto out;
-            sa[v] = *spill;
+            if ((st = cc_store_bytes(g, flag, v, &b)) != NC_OK) goto out;
+            sa[v] = flag[v] | *spill;
             *spill = (*spill + b + 63) & ~(uint64_t)63;
         }
     for (int v = 0; v < nv; v++)
@@ -543,8 +545,8 @@ struct cc_pipeline {
 };
 
 nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *res, const int *alias,
-                            const uint64_t *io, const int *layer_node, const uint64_t *layer_w, int nlayers,
-                            uint64_t spill_base, cc_pipeline **out) {
+                            const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
+                            int nlayers, uint64_t spill_base, cc_pipeline **out) {
     int nn = g->n_nodes, nv = g->n_values;
     nc_status st = NC_OK;
     stage_code *sc = NULL;
@@ -557,7 +559,7 @@ nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *r
         st = ncb_err(NC_ERR_NOMEM, "compile: pipeline plan");
         goto out;
     }
-    cuts_of(g, alias, cut, ldef, lend);
+    cuts_of(g, alias, flag, cut, ldef, lend);
     for (int v = 0; v < nv; v++)
         if (g->values[v].kind == IR_VALUE_INPUT || cc_is_output(g, v)) dram_root[alias[v]] = true;
     /* The plan estimates each stage's resident bytes layer by layer; when a
@@ -571,7 +573,7 @@ nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *r
     for (int cores = o->pipeline_cores, tries = 0, last = 0;; tries++) {
         free(res->pipe);
         res->pipe = NULL;
-        st = plan_pipeline(g, o, &res->chip, cores, layer_node, layer_w, (int)nlayers, cut, margin, &res->pipe);
+        st = plan_pipeline(g, o, &res->chip, alias, flag, cores, layer_node, layer_w, (int)nlayers, cut, margin, &res->pipe);
         if (st == NC_ERR_LIMIT && auto_cores && last > 0 && last < max_cores) {
             cores = last + 1; /* the margin made this count infeasible: one more core, fresh estimates */
             last = cores;
@@ -591,10 +593,10 @@ nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *r
         }
         uint64_t spill = spill_base;
         for (int s = 0; s < N && st == NC_OK; s++)
-            st = stage_inputs(g, alias, dram_root, ldef, lend, res->pipe, layer_node, s, &sc[s]);
+            st = stage_inputs(g, alias, flag, dram_root, ldef, lend, res->pipe, layer_node, s, &sc[s]);
         uint64_t over = 0;
         for (int s = 0; s < N && st == NC_OK; s++)
-            st = lower_stage(g, o, &res->chip, alias, io, dram_root, ldef, lend, res->pipe, layer_node,
+            st = lower_stage(g, o, &res->chip, alias, flag, io, dram_root, ldef, lend, res->pipe, layer_node,
                              s, sc, &spill, &over);
         if (st == NC_OK) {
             res->pipe->auto_cores = auto_cores;
