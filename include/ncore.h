@@ -468,8 +468,11 @@ typedef struct nc_compile_options {
      *   "matmult" (default, NULL): the operands of tensor-engine ops (Conv,
      *       Gemm, MatMul and fused forms) are cast to auto_cast_type;
      *       accumulation and everything else stay fp32.
-     *   "all": every fp32 tensor on the chip is kept in auto_cast_type
-     *       (vector/scalar engines compute in it; fp32 accumulation in PSUM).
+     *   "all": as "matmult", and every activation only chip code sees is
+     *       stored in auto_cast_type (on chip and in DRAM: half the bytes);
+     *       the engines compute in fp32 between loads and stores, PSUM
+     *       accumulates in fp32. Model inputs, outputs and tensors crossing
+     *       to host partitions stay fp32.
      *   "none": fp32 everywhere; the results match the CPU device within
      *       fp32 rounding.
      * Anything else is NC_ERR_INVALID_ARG naming the value. */
@@ -559,6 +562,13 @@ typedef struct nc_compile_report {
      * programs use, the most over cores: activations kept on chip, and in a
      * pipeline the core's weights. */
     uint64_t resident_bytes;
+    /* Batch tiling: with a batch of B images, the first batch_tiled_layers
+     * layers (through batch_tiled_cut) run once per image, keeping one
+     * image's activations on chip and reading their weights B times; the
+     * rest runs batched. 0 / "" when the compiler kept the whole batch
+     * together (batch 1, a pipeline, or no saving in modeled DRAM bytes). */
+    int batch_tiled_layers;
+    const char *batch_tiled_cut;
 } nc_compile_report;
 
 /* Compile model for a chip and write the artifact to out_path (replaced if

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "compile/batch.h"
 #include "compile/lower.h"
 #include "compile/stage.h"
 #include "ir/clone.h"
@@ -200,6 +201,76 @@ static void collect_in(void *u, int v) {
     c->set[c->nset++] = v;
 }
 
+/* Elements before the first element of axis a's range in a row-major
+ * tensor, if everything before axis a is one element (then a range along a
+ * is contiguous); -1 otherwise. */
+static int64_t lead_one_inner(const ir_value *x, int64_t a) {
+    int64_t inner = 1;
+    if (a < 0 || a >= x->ndim) return -1;
+    for (int d = 0; d < a; d++)
+        if (x->dims[d] != 1) return -1;
+    for (int d = (int)a + 1; d < x->ndim; d++) inner *= x->dims[d];
+    return inner;
+}
+
+/* A Slice whose output is one contiguous range of its input (one axis,
+ * step 1, constant bounds, everything before that axis one element): its
+ * element offset, else -1. */
+static int64_t slice_view(const ir_graph *g, const ir_node *n) {
+    if (strcmp(n->op_type, "Slice") || *n->domain || n->opset < 10 || n->n_in < 3) return -1;
+    const ir_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+    int64_t v[4] = {0, 0, 0, 1};
+    for (int k = 1; k < 5; k++) {
+        if (k >= n->n_in || n->in[k] < 0) {
+            if (k < 3) return -1;
+            continue;
+        }
+        const ir_value *c = &g->values[n->in[k]];
+        if (c->kind != IR_VALUE_CONST || c->init->dtype != NC_DTYPE_I64 || c->init->nbytes != 8) return -1;
+        v[k - 1] = ((const int64_t *)c->init->data)[0];
+    }
+    int64_t a = v[2] < 0 ? v[2] + x->ndim : v[2];
+    if (v[3] != 1 || a < 0 || a >= x->ndim || v[0] < 0 || v[0] >= x->dims[a]) return -1;
+    for (int d = 0; d < x->ndim; d++)
+        if (d != a && x->dims[d] != y->dims[d]) return -1;
+    int64_t inner = lead_one_inner(x, a);
+    return inner < 0 ? -1 : v[0] * inner;
+}
+
+/* A Concat along an axis with only ones before it whose inputs are node
+ * values of the same partition with no other role (their own alias roots,
+ * not crossing, not model outputs, each once): the inputs become views of
+ * its output at their offsets, so the producers write into it and the
+ * Concat costs nothing. */
+static void concat_view(const ir_graph *g, const ir_node *n, const ctx *c, int *alias, int64_t *aoff) {
+    int y = n->out[0];
+    const ir_value *Y = &g->values[y];
+    if (strcmp(n->op_type, "Concat") || *n->domain || alias[y] != y || Y->ndim < 1) return;
+    int64_t a = ir_attr_int(n, "axis", 0);
+    if (a < 0) a += Y->ndim;
+    if (lead_one_inner(Y, a) < 0) return;
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        if (v < 0 || g->values[v].kind != IR_VALUE_NODE || alias[v] != v || aoff[v] != 0 || c->crosses[v] ||
+            cc_is_output(g, v) || c->prod_part[v] != c->prod_part[y])
+            return;
+        for (int j = 0; j < k; j++)
+            if (n->in[j] == v) return;
+    }
+    int64_t off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        for (int w = 0; w < g->n_values; w++)
+            if (alias[w] == v) {
+                alias[w] = y;
+                aoff[w] += off;
+            }
+        int64_t ne = 1;
+        for (int d = 0; d < g->values[v].ndim; d++) ne *= g->values[v].dims[d];
+        off += ne;
+    }
+}
+
 bool cc_is_output(const ir_graph *g, int v) {
     for (int k = 0; k < g->n_outputs; k++)
         if (g->outputs[k] == v) return true;
@@ -291,6 +362,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     int *reader = malloc((size_t)(nv ? nv : 1) * sizeof *reader);
     uint64_t *staged = malloc((size_t)(nv ? nv : 1) * sizeof *staged), *io = malloc((size_t)(nv ? nv : 1) * sizeof *io);
     uint64_t *flag = calloc((size_t)(nv ? nv : 1), sizeof *flag);
+    int64_t *aoff = calloc((size_t)(nv ? nv : 1), sizeof *aoff); /* element offset of a view in its root */
     int(*reuse)[2] = NULL;
     size_t n_reuse = 0;
     cc_pipeline *pl = NULL;
@@ -305,7 +377,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     char *meta_txt = NULL;
     if (!c.part_of || !c.prod_part || !c.needs || !c.crosses || !c.set || !c.inset || !addr || !alias || !on_chip ||
         !reason || !layer_node || !layer_w || !parts || !cand || !keep || !bad_root || !reader || !staged || !io ||
-        !flag) {
+        !flag || !aoff) {
         st = ncb_err(NC_ERR_NOMEM, "compile: graph of %d nodes", nn);
         goto done;
     }
@@ -355,7 +427,16 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         c.needs[n->out[0]] = true;
         static const char *al[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
         for (size_t a = 0; a < sizeof al / sizeof *al; a++)
-            if (!strcmp(n->op_type, al[a]) && strcmp(n->domain, "ncore")) alias[n->out[0]] = alias[n->in[0]];
+            if (!strcmp(n->op_type, al[a]) && strcmp(n->domain, "ncore")) {
+                alias[n->out[0]] = alias[n->in[0]];
+                aoff[n->out[0]] = aoff[n->in[0]];
+            }
+        int64_t off = n->n_in < 1 || n->in[0] < 0 || g->values[n->in[0]].kind == IR_VALUE_CONST ? -1 : slice_view(g, n);
+        if (off >= 0) {
+            alias[n->out[0]] = alias[n->in[0]];
+            aoff[n->out[0]] = aoff[n->in[0]] + off;
+        }
+        concat_view(g, n, &c, alias, aoff);
     }
     for (int v = 0; v < nv; v++)
         if (c.crosses[v] || cc_is_output(g, v) || g->values[v].kind == IR_VALUE_INPUT) c.needs[v] = true;
@@ -366,7 +447,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     for (int v = 0; v < nv; v++) flag[v] = half;
     for (int v = 0; v < nv; v++) {
         int r = alias[v];
-        bool input = g->values[r].kind == IR_VALUE_INPUT && v == r;
+        bool input = g->values[r].kind == IR_VALUE_INPUT; /* or a view of one: only its staged copy is flagged */
         bool inside = g->values[v].kind == IR_VALUE_NODE && g->values[r].kind == IR_VALUE_NODE &&
                       c.prod_part[r] >= 0 && parts[c.prod_part[r]].chip && !c.crosses[v] && !cc_is_output(g, v);
         if (!(input || inside) || g->values[v].dtype != NC_DTYPE_F32) flag[r] = 0;
@@ -400,6 +481,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         }
         for (int v = 0; v < nv; v++) {
             int r = alias[v];
+            if (g->values[r].kind == IR_VALUE_INPUT) continue; /* staged above if every reader is in p */
             bool in_p = c.prod_part[v] == p || c.prod_part[r] == p;
             bool ok = c.needs[v] && c.prod_part[r] == p && !c.crosses[v] && !cc_is_output(g, v) &&
                       g->values[v].kind == IR_VALUE_NODE && g->values[r].kind == IR_VALUE_NODE;
@@ -444,13 +526,13 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         cur = (cur + bytes + 63) & ~(uint64_t)63;
     }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) addr[v] = addr[alias[v]];
+        if (alias[v] != v) addr[v] = addr[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(addr[alias[v]], (uint64_t)aoff[v]);
     for (int v = 0; v < nv; v++) { /* the caller's copy stays in DRAM (io[]), the program reads the staged one */
         io[v] = addr[v];
         if (staged[v] != CC_NO_ADDR) addr[v] = staged[v];
     }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) addr[v] = addr[alias[v]];
+        if (alias[v] != v) addr[v] = addr[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(addr[alias[v]], (uint64_t)aoff[v]);
     blob.base = (cur + 4095) & ~(uint64_t)4095;
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];
@@ -464,6 +546,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
     /* 3. lower the chip partitions, write the host ones as ONNX models. */
     if ((st = cc_lower_create(&res->chip, o->auto_cast, o->cast_dtype, g, addr, &blob, work, NULL, &L)) != NC_OK)
         goto done;
+    cc_lower_roots(L, alias);
     for (size_t k = 0; k < n_reuse; k++) cc_lower_reuses(L, reuse[k][0], reuse[k][1]);
     uint32_t nlayers = 0;
     for (int p = 0; p < np; p++) {
@@ -549,7 +632,7 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
                          g->nodes[parts[h].first].name, parts[h].reason);
             goto done;
         }
-        if ((st = cc_pipeline_build(g, o, res, alias, io, flag, layer_node, layer_w, (int)nlayers, blob.base,
+        if ((st = cc_pipeline_build(g, o, res, alias, aoff, io, flag, layer_node, layer_w, (int)nlayers, blob.base,
                                     &pl)) != NC_OK)
             goto done;
     }
@@ -707,6 +790,7 @@ done:
     free(staged);
     free(io);
     free(flag);
+    free(aoff);
     free(reuse);
     free(layer_node);
     free(layer_w);
@@ -719,7 +803,7 @@ done:
     free(c.crosses);
     free(c.set);
     free(c.inset);
-    free(blob.data);
+    cc_blob_free(&blob);
     free(host);
     cc_lower_free(L);
     ncx_builder_free(b);
@@ -737,6 +821,7 @@ nc_status cc_compile(const ir_model *m, const cc_options *o, cc_result *res) {
     if (!m2) return ncb_err(NC_ERR_NOMEM, "compile: copying the model");
     nc_status st = set_static_inputs(m2->graph, o);
     if (st == NC_OK) st = optimize(m2->graph, o->opt_level);
+    if (st == NC_OK) st = cc_batch_tile(m2->graph, o, &res->chip, &res->batch);
     if (st == NC_OK) st = compile_graph(m2, o, res);
     ir_model_free(m2);
     if (st != NC_OK) cc_result_free(res);

@@ -72,6 +72,14 @@ typedef struct cc_part {
     char *first_op, *last_op, *reason; /* owned */
 } cc_part;
 
+/* Batch tiling (batch.c): the first layers of a batch run image by image. */
+typedef struct cc_batch_info {
+    int last;       /* the optimized graph's last per-image node, -1 = not tiled */
+    int layers;     /* nodes run image by image */
+    int64_t images; /* the batch */
+    char cut[128];  /* the node the cut follows */
+} cc_batch_info;
+
 typedef struct cc_result {
     uint8_t *ncx; /* the artifact, malloc'ed */
     size_t ncx_size;
@@ -86,6 +94,7 @@ typedef struct cc_result {
     int n_inputs, n_outputs;
     nc_tensor_info *inputs, *outputs; /* names owned (char *) */
     pipe_plan *pipe; /* the pipeline plan (owned), NULL unless asked for */
+    cc_batch_info batch;
 } cc_result;
 
 /* Compile; on success *res is filled (cc_result_free). */

@@ -93,7 +93,39 @@ struct cc_lower {
 
 /* ---- blob ------------------------------------------------------------------ */
 
+typedef struct cc_blob_seg {
+    uint64_t hash;
+    size_t off, n;
+} cc_blob_seg;
+
+static uint64_t fnv1a(const void *p, size_t n) {
+    const uint8_t *s = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+
+void cc_blob_free(cc_blob *b) {
+    free(b->data);
+    free(b->segs);
+    memset(b, 0, sizeof *b);
+}
+
 uint64_t cc_blob_add(cc_blob *b, const void *bytes, size_t n) {
+    uint64_t h = 0;
+    if (n >= 4096) {
+        h = fnv1a(bytes, n);
+        for (size_t k = 0; k < b->nsegs; k++)
+            if (b->segs[k].hash == h && b->segs[k].n == n && !memcmp(b->data + b->segs[k].off, bytes, n))
+                return b->base + b->segs[k].off;
+        if (b->nsegs == b->capsegs) {
+            size_t cap = b->capsegs ? 2 * b->capsegs : 64;
+            cc_blob_seg *s = realloc(b->segs, cap * sizeof *s);
+            if (!s) return CC_NO_ADDR;
+            b->segs = s;
+            b->capsegs = cap;
+        }
+    }
     size_t at = (b->size + 63) & ~(size_t)63;
     if (at + n > b->cap) {
         size_t cap = b->cap ? b->cap : 1 << 20;
@@ -106,6 +138,7 @@ uint64_t cc_blob_add(cc_blob *b, const void *bytes, size_t n) {
     memset(b->data + b->size, 0, at - b->size);
     if (n) memcpy(b->data + at, bytes, n);
     b->size = at + n;
+    if (n >= 4096) b->segs[b->nsegs++] = (cc_blob_seg){h, at, n};
     return b->base + at;
 }
 
@@ -233,8 +266,7 @@ static isa_ap ap_flat(int space, int dt, int part, int P, int F, uint64_t off) {
 static int dt_at(uint64_t addr) {
     return addr & CC_BF16_BIT ? NC_DTYPE_BF16 : addr & CC_F16_BIT ? NC_DTYPE_F16 : NC_DTYPE_F32;
 }
-/* Address of element e of the f32-or-half tensor at addr (flags kept). */
-static uint64_t at(uint64_t addr, uint64_t e) { return addr + e * (dt_at(addr) == NC_DTYPE_F32 ? 4 : 2); }
+static uint64_t at(uint64_t addr, uint64_t e) { return cc_addr_at(addr, e); }
 /* A linear operand: DRAM, or the resident area for a CC_RES_BIT address;
  * an f32 operand of a half address takes the half dtype (DMA casts). */
 static isa_ap ap_dram(int dt, uint64_t addr, int n0, int n1, int n2, uint64_t s0, uint64_t s1, uint64_t s2) {
@@ -417,8 +449,8 @@ static nc_status dram_of(cc_lower *L, int v, uint64_t *addr, region **rg) {
         return NC_OK;
     }
     int r = L->root[v];
-    if (L->addr[r] == CC_NO_ADDR) return ncb_err(NC_ERR_INTERNAL, "compile: '%s' has no DRAM address", x->name);
-    *addr = L->addr[r];
+    if (L->addr[v] == CC_NO_ADDR) return ncb_err(NC_ERR_INTERNAL, "compile: '%s' has no DRAM address", x->name);
+    *addr = L->addr[v]; /* a view's own (offset) address */
     *rg = &L->dram_rg[r];
     return NC_OK;
 }
@@ -2091,8 +2123,13 @@ nc_status cc_lower_node(cc_lower *L, int node, uint32_t layer) {
                 dep_max(&r->base, &u->wr);
                 dep_max(&r->base, &u->base);
             }
+    bool view = !strcmp(op, "Slice") || !strcmp(op, "Concat");
+    for (int k = 0; k < n->n_in && view; k++) view = n->in[k] >= 0 && L->root[n->in[k]] == L->root[n->out[0]];
+    if (!strcmp(op, "Slice")) view = L->root[n->in[0]] == L->root[n->out[0]];
     if (!strcmp(n->domain, "ncore") ? false : IN_LIST(op, alias_ops)) {
         L->root[n->out[0]] = L->root[n->in[0]];
+    } else if (view && !*n->domain) {
+        /* the bytes are already there (cc_lower_roots) */
     } else if (!strcmp(op, "Conv") || !strcmp(op, "FusedConv")) {
         st = lower_conv(L, n);
     } else if (!strcmp(op, "Gemm") || !strcmp(op, "FusedGemm") || !strcmp(op, "MatMul")) {
@@ -2141,6 +2178,10 @@ void cc_lower_reuses(cc_lower *L, int v, int u) {
     L->reuse[L->nreuse][0] = v;
     L->reuse[L->nreuse][1] = u;
     L->nreuse++;
+}
+
+void cc_lower_roots(cc_lower *L, const int *alias) {
+    for (int v = 0; v < L->g->n_values; v++) L->root[v] = alias[v];
 }
 
 nc_status cc_lower_stage_in(cc_lower *L, int v, uint64_t dram_addr) {

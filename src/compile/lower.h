@@ -16,15 +16,25 @@
 #define CC_BF16_BIT (1ull << 61)
 #define CC_F16_BIT (1ull << 60)
 #define CC_FLAG_BITS (CC_RES_BIT | CC_BF16_BIT | CC_F16_BIT)
+/* Address of element e of the tensor at addr (f32 or half; flags kept). */
+static inline uint64_t cc_addr_at(uint64_t addr, uint64_t e) {
+    return addr + e * (addr & (CC_BF16_BIT | CC_F16_BIT) ? 2 : 4);
+}
 
 /* Weight blob: bytes placed in DRAM from address 0 upwards. */
 typedef struct cc_blob {
     uint8_t *data;
     size_t size, cap;
     uint64_t base; /* DRAM address of data[0] */
+    struct cc_blob_seg *segs; /* the larger segments, to store each once */
+    size_t nsegs, capsegs;
 } cc_blob;
-/* Append n bytes (64-aligned); returns their DRAM address, CC_NO_ADDR on OOM. */
+/* Append n bytes (64-aligned); returns their DRAM address, CC_NO_ADDR on OOM.
+ * Bytes equal to a segment of 4 KiB or more added before are not stored
+ * again: its address is returned (the per-image copies of a batch-tiled
+ * layer read one weight matrix). */
 uint64_t cc_blob_add(cc_blob *b, const void *bytes, size_t n);
+void cc_blob_free(cc_blob *b);
 
 typedef struct cc_lower cc_lower;
 
@@ -50,6 +60,11 @@ uint64_t cc_lower_min_work(const chip_config *chip, cc_cast cast, int cast_dtype
  * first writes v waits until u's readers and writers are done. Both are
  * alias roots inside the current partition; u must be dead by then. */
 void cc_lower_reuses(cc_lower *L, int v, int u);
+/* alias[v]: the value whose bytes v's are (compile.c: Reshape-like ops,
+ * contiguous Slices and Concats are views; addr[v] already includes the
+ * offset). Slices and Concats whose output and inputs share a root then
+ * emit nothing. Call before the first cc_lower_node. */
+void cc_lower_roots(cc_lower *L, const int *alias);
 /* Copy model input v (an alias root with a RES address) from DRAM at
  * dram_addr into the resident area, before anything reads it. */
 nc_status cc_lower_stage_in(cc_lower *L, int v, uint64_t dram_addr);

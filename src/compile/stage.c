@@ -260,7 +260,7 @@ static void stage_code_free(stage_code *sc, int n) {
     for (int s = 0; sc && s < n; s++) {
         free(sc[s].code);
         free(sc[s].layer_of);
-        free(sc[s].w.data);
+        cc_blob_free(&sc[s].w);
     }
     free(sc);
 }
@@ -314,7 +314,7 @@ static nc_status stage_inputs(const ir_graph *g, const int *alias, const uint64_
  * after it go to core s+1. Model inputs and outputs stay in DRAM at dram[]
  * (tensors that do not fit the RES too, above *spill). */
 static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
-                             const uint64_t *flag, const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
+                             const int64_t *aoff, const uint64_t *flag, const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
                              const pipe_plan *plan, const int *layer_node, int s, stage_code *sc,
                              uint64_t *spill, uint64_t *over) {
     int nv = g->n_values, N = plan->n_stages;
@@ -393,9 +393,10 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
             *spill = (*spill + b + 63) & ~(uint64_t)63;
         }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) sa[v] = sa[alias[v]];
+        if (alias[v] != v) sa[v] = sa[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(sa[alias[v]], (uint64_t)aoff[v]);
     me->w.base = CC_RES_BIT | ((me->act_high + 63) & ~(uint64_t)63);
     if ((st = cc_lower_create(chip, o->auto_cast, o->cast_dtype, g, sa, &me->w, work, &span, &L)) != NC_OK) goto out;
+    cc_lower_roots(L, alias);
     for (size_t k = 0; k < npr; k++) cc_lower_reuses(L, pr[k][0], pr[k][1]);
     /* The credit goes after the last reader of what came in; after the sends
      * if something is passed on. */
@@ -545,7 +546,7 @@ struct cc_pipeline {
 };
 
 nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *res, const int *alias,
-                            const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
+                            const int64_t *aoff, const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
                             int nlayers, uint64_t spill_base, cc_pipeline **out) {
     int nn = g->n_nodes, nv = g->n_values;
     nc_status st = NC_OK;
@@ -596,7 +597,7 @@ nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *r
             st = stage_inputs(g, alias, flag, dram_root, ldef, lend, res->pipe, layer_node, s, &sc[s]);
         uint64_t over = 0;
         for (int s = 0; s < N && st == NC_OK; s++)
-            st = lower_stage(g, o, &res->chip, alias, flag, io, dram_root, ldef, lend, res->pipe, layer_node,
+            st = lower_stage(g, o, &res->chip, alias, aoff, flag, io, dram_root, ldef, lend, res->pipe, layer_node,
                              s, sc, &spill, &over);
         if (st == NC_OK) {
             res->pipe->auto_cores = auto_cores;

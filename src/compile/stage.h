@@ -38,9 +38,10 @@ typedef struct cc_pipeline cc_pipeline;
  * program): the plan goes to res->pipe, one program per stage to *out.
  * io[v]: DRAM addresses of the model's inputs and outputs; DRAM above
  * spill_base is free for tensors that do not fit a core; flag[root]: the
- * storage dtype bit of an activation (see cc_res_place). */
+ * storage dtype bit of an activation (see cc_res_place); a view v of
+ * alias[v] starts aoff[v] elements into it. */
 nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *res, const int *alias,
-                            const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
+                            const int64_t *aoff, const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
                             int nlayers, uint64_t spill_base, cc_pipeline **out);
 /* Every stage's program, disassembled. */
 void cc_pipeline_dump(const cc_pipeline *pl, FILE *f);

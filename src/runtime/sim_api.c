@@ -168,6 +168,8 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
     rep->weight_bytes = r->weight_bytes;
     rep->sbuf_peak_bytes = r->sbuf_peak;
     rep->resident_bytes = r->res_bytes;
+    rep->batch_tiled_layers = r->batch.layers;
+    rep->batch_tiled_cut = r->batch.cut;
     rep->ncx_bytes = r->ncx_size;
     rep->n_inputs = r->n_inputs;
     rep->n_outputs = r->n_outputs;

@@ -184,6 +184,7 @@ static void print_json(const compile_args *a, const char *out, const nc_compile_
     printf("  \"weight_bytes\": %" PRIu64 ", \"sbuf_peak_bytes\": %" PRIu64 ", \"resident_bytes\": %" PRIu64
            ", \"ncx_bytes\": %" PRIu64 ",\n",
            r->weight_bytes, r->sbuf_peak_bytes, r->resident_bytes, r->ncx_bytes);
+    printf("  \"batch_tiled_layers\": %d,\n", r->batch_tiled_layers);
     if (r->pipeline_stages > 0)
         printf("  \"pipeline\": {\"stages\": %d, \"bottleneck_ns\": %.1f, \"latency_ns\": %.1f},\n",
                r->pipeline_stages, r->pipeline_bottleneck_ns, r->pipeline_latency_ns);
@@ -290,6 +291,9 @@ static void print_text(const compile_args *a, const char *out, const nc_compile_
     printf("  weights: %s %s; tile slots %s per partition, resident area %s per core, -O%d\n",
            mib(r->weight_bytes, b1, sizeof b1), r->cores > 1 ? "resident on chip" : "in DRAM",
            mib(r->sbuf_peak_bytes, b2, sizeof b2), mib(r->resident_bytes, b3, sizeof b3), r->opt_level);
+    if (r->batch_tiled_layers > 0)
+        printf("  batch tiling: the first %d layers (through '%s') run image by image, the rest batched\n",
+               r->batch_tiled_layers, r->batch_tiled_cut);
     if (r->pipeline_text && *r->pipeline_text) fputs(r->pipeline_text, stdout);
 }
 

@@ -239,7 +239,7 @@ static int pick_target(const sweep_args *a, const char **target, int *cores, con
     }
     int best = -1, best_cores = 0, largest = -1, largest_cores = 0;
     for (int k = 0; nc_chip_preset_name(k); k++) {
-        int c;
+        int c = 0;
         if ((rc = chip_cores(nc_chip_preset_name(k), &c)) != CLI_OK) return rc;
         if (c >= need && (best < 0 || c < best_cores)) best = k, best_cores = c;
         if (c > largest_cores) largest = k, largest_cores = c;
