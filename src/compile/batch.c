@@ -179,7 +179,8 @@ out:
 nc_status cc_batch_tile(ir_graph *g, const cc_options *o, const chip_config *chip, cc_batch_info *info) {
     memset(info, 0, sizeof *info);
     info->last = -1;
-    if (o->pipeline_cores != 0 || o->no_resident || g->n_inputs != 1 || o->opt_level < 2) return NC_OK;
+    if (o->pipeline_cores != 0 || o->no_resident || o->no_batch_tile || g->n_inputs != 1 || o->opt_level < 2)
+        return NC_OK;
     int x = g->inputs[0], nn = g->n_nodes, nv = g->n_values;
     const ir_value *X = &g->values[x];
     if (X->dtype != NC_DTYPE_F32 || X->ndim != 4 || X->dims[0] < 2) return NC_OK;

@@ -60,6 +60,7 @@ typedef struct cc_options {
      * resident (RESIDENT sections), stage outputs sent core to core. */
     int pipeline_cores;
     bool no_resident; /* keep every activation in DRAM (the first memory model) */
+    bool no_batch_tile; /* keep a batch together in every layer (batch.c) */
 } cc_options;
 
 /* SBUF bytes per partition the tile slots get by default (more if a layer

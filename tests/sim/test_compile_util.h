@@ -73,11 +73,13 @@ typedef struct tc_out {
     int64_t ops_total, ops_chip, flops_total, flops_chip;
     int n_parts;
     nc_sim_stats st;
+    uint64_t res_bytes;   /* the compiler's resident-area bytes */
+    int batch_layers;     /* layers batch tiling runs image by image */
 } tc_out;
 
-/* Compile the model (bytes), run both devices on random inputs; false on an
- * error (printed). */
-static inline bool tc_run(const uint8_t *bytes, size_t len, cc_cast cast, tc_out *out) {
+/* Compile the model (bytes) with options o, run both devices on random
+ * inputs; false on an error (printed). */
+static inline bool tc_run_opts(const uint8_t *bytes, size_t len, const cc_options *o, tc_out *out) {
     memset(out, 0, sizeof *out);
     ir_model *m = NULL;
     cc_result r;
@@ -88,8 +90,7 @@ static inline bool tc_run(const uint8_t *bytes, size_t len, cc_cast cast, tc_out
     nc_tensor *ins[8] = {0}, *so[8] = {0}, *co[8] = {0};
     bool ok = false;
     nc_status st = onnx_load_bytes(bytes, len, NULL, NULL, &m);
-    cc_options o = {.target = "inf1", .auto_cast = cast, .cast_dtype = NC_DTYPE_BF16, .opt_level = 2};
-    if (st == NC_OK) st = cc_compile(m, &o, &r);
+    if (st == NC_OK) st = cc_compile(m, o, &r);
     if (st == NC_OK) st = simrt_model_load_bytes(r.ncx, r.ncx_size, &sm);
     nc_session_options so_opts = {.device = "sim"};
     if (st == NC_OK) st = simrt_session_create(sm, &so_opts, &ss);
@@ -124,6 +125,8 @@ static inline bool tc_run(const uint8_t *bytes, size_t len, cc_cast cast, tc_out
         out->flops_total = r.flops_total;
         out->flops_chip = r.flops_chip;
         out->n_parts = r.n_parts;
+        out->res_bytes = r.res_bytes;
+        out->batch_layers = r.batch.layers;
         simrt_session_stats(ss, &out->st);
         ok = true;
     } else {
@@ -140,6 +143,11 @@ static inline bool tc_run(const uint8_t *bytes, size_t len, cc_cast cast, tc_out
     cc_result_free(&r);
     ir_model_free(m);
     return ok;
+}
+
+static inline bool tc_run(const uint8_t *bytes, size_t len, cc_cast cast, tc_out *out) {
+    cc_options o = {.target = "inf1", .auto_cast = cast, .cast_dtype = NC_DTYPE_BF16, .opt_level = 2};
+    return tc_run_opts(bytes, len, &o, out);
 }
 
 /* Both policies: fp32 (auto-cast none) within 1e-5, bf16 within 2e-2 of the
