@@ -506,6 +506,18 @@ typedef struct nc_compile_options {
      * (at most 64 cores), is an error with the numbers (NC_ERR_INVALID_ARG,
      * NC_ERR_LIMIT); so is a model with no chip layer (NC_ERR_UNSUPPORTED). */
     int pipeline_cores;
+    /* Scalar inputs frozen to a value, as tracing with example inputs does
+     * in AWS Neuron: "NAME=VALUE[,NAME=VALUE...]" (NULL or "": none). Each
+     * NAME is a model input of one element (rank 0, or every dim 1 or
+     * unknown) of an integer, bool (0/1/true/false) or float type; VALUE is
+     * read in that type. The input becomes a constant and is not an input of
+     * the artifact: graphs specialised on it fold, and an If whose condition
+     * it decides (Silero VAD's sample rate `sr`) is replaced by the branch
+     * taken. A run of the compiled model that still passes the input is
+     * NC_ERR_NOT_FOUND naming it (it is not silently ignored: the value could
+     * differ from the frozen one). An unknown name, a non-scalar input or a
+     * bad value is NC_ERR_INVALID_ARG naming it. */
+    const char *constants;
 } nc_compile_options;
 
 /* Fill *o with the defaults: target "inf1", auto_cast "matmult",

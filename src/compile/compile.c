@@ -119,6 +119,11 @@ static nc_status set_static_inputs(ir_graph *g, const cc_options *o) {
 typedef nc_status (*pass_fn)(ir_graph *, int64_t *);
 
 static nc_status optimize(ir_graph *g, int level) {
+    /* At every level: an If whose condition the static shapes (or inputs
+     * frozen by nc_compile_options.constants) decide becomes its branch; left
+     * in, it would run on the host with outputs of run-time shape. */
+    int64_t n_if = 0;
+    NCB_TRY(opt_fold_if(g, &n_if));
     if (level <= 0) return NC_OK;
     /* opt_optimize's sequence minus the LayerNorm/GELU/Attention recognition:
      * those make ops of a newer opset than the model imports, which a host

@@ -68,4 +68,16 @@ nc_status opt_finish(ir_graph *g);
  * has); NC_ERR_NOMEM on out of memory. */
 nc_status opt_inline_if(const ir_graph *g, int at, bool then_branch, ir_graph **out);
 
+/* Specialisation for a compiled (static) model, as Neuron traces with
+ * example inputs. opt_freeze_input: graph input `name` (one element: rank 0
+ * or every dim 1 or unknown) becomes a constant holding `text` parsed in the
+ * input's dtype (integers, "true"/"false"/0/1 for bool, floats) and leaves
+ * g->inputs; NC_ERR_INVALID_ARG naming the input for an unknown name, a
+ * non-scalar, or a bad or out-of-range value. opt_fold_if: fold constants
+ * and replace every If whose condition became constant by its taken branch,
+ * repeatedly (branches may hold more); g is rewritten in place, sorted and
+ * re-inferred; *n counts the Ifs inlined. A graph without If is untouched. */
+nc_status opt_freeze_input(ir_graph *g, const char *name, const char *text);
+nc_status opt_fold_if(ir_graph *g, int64_t *n);
+
 #endif

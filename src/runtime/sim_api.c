@@ -10,6 +10,8 @@
 #include "base/error.h"
 #include "compile/compile.h"
 #include "device/sim/runtime.h"
+#include "ir/clone.h"
+#include "opt/opt.h"
 #include "runtime/model.h"
 
 void nc_compile_options_init(nc_compile_options *o) {
@@ -76,6 +78,54 @@ static char *plan_text(const pipe_plan *p) {
     return text;
 }
 
+/* A copy of m with the inputs named in spec ("NAME=VALUE,...") frozen to
+ * constants (opt_freeze_input), and the input shapes of opts re-keyed by
+ * name without them (*infos, malloc'ed; index-keyed entries referred to the
+ * model's input order, which freezing changes). */
+static nc_status freeze_inputs(const ir_model *m, const nc_compile_options *opts, ir_model **out,
+                               nc_tensor_info **infos, int *n_infos) {
+    *out = NULL;
+    *infos = NULL;
+    *n_infos = 0;
+    char *spec = strdup(opts->constants);
+    ir_model *c = ir_model_clone(m);
+    nc_tensor_info *in = calloc((size_t)opts->n_inputs + 1, sizeof *in);
+    nc_status st = spec && c && in ? NC_OK : ncb_err(NC_ERR_NOMEM, "nc_compile: constants");
+    for (char *save = NULL, *p = spec ? strtok_r(spec, ",", &save) : NULL; p && st == NC_OK;
+         p = strtok_r(NULL, ",", &save)) {
+        char *eq = strrchr(p, '=');
+        if (!eq || eq == p || !eq[1]) {
+            st = ncb_err(NC_ERR_INVALID_ARG, "nc_compile: constant '%s' is not NAME=VALUE", p);
+            break;
+        }
+        *eq = '\0';
+        int v = ir_graph_find(c->graph, p);
+        if (v >= 0 && c->graph->values[v].kind == IR_VALUE_CONST && ir_graph_find(m->graph, p) >= 0 &&
+            m->graph->values[ir_graph_find(m->graph, p)].kind == IR_VALUE_INPUT)
+            st = ncb_err(NC_ERR_INVALID_ARG, "nc_compile: constant '%s' is given twice", p);
+        else if ((st = opt_freeze_input(c->graph, p, eq + 1)) != NC_OK)
+            ncb_err_prefix(st, "nc_compile: ");
+    }
+    for (int k = 0; st == NC_OK && k < opts->n_inputs; k++) {
+        const char *name = opts->inputs[k].name;
+        if (!name && k < m->graph->n_inputs) name = m->graph->values[m->graph->inputs[k]].name;
+        int v = name ? ir_graph_find(c->graph, name) : -1;
+        if (v < 0 || c->graph->values[v].kind != IR_VALUE_INPUT) continue; /* frozen, or not an input */
+        in[*n_infos] = opts->inputs[k];
+        in[(*n_infos)++].name = name;
+    }
+    free(spec);
+    if (st != NC_OK) {
+        ir_model_free(c);
+        free(in);
+        *n_infos = 0;
+        return st;
+    }
+    *out = c;
+    *infos = in;
+    return NC_OK;
+}
+
 nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, const char *out_path,
                      nc_compile_report **report) {
     if (report) *report = NULL;
@@ -119,9 +169,18 @@ nc_status nc_compile(const nc_model *model, const nc_compile_options *opts, cons
         if (dot && dot != base) *dot = '\0';
         o.name = base;
     }
+    ir_model *frozen = NULL;
+    nc_tensor_info *infos = NULL;
+    if (opts->constants && *opts->constants) {
+        NCB_TRY(freeze_inputs(model->ir, opts, &frozen, &infos, &o.n_inputs));
+        o.inputs = infos;
+    }
     report_box *b = calloc(1, sizeof *b);
-    if (!b) return ncb_err(NC_ERR_NOMEM, "nc_compile: report");
-    nc_status st = cc_compile(model->ir, &o, &b->res);
+    nc_status st =
+        b ? cc_compile(frozen ? frozen : model->ir, &o, &b->res) : ncb_err(NC_ERR_NOMEM, "nc_compile: report");
+    ir_model_free(frozen);
+    free(infos);
+    if (!b) return st;
     if (st == NC_OK) st = write_file(out_path, b->res.ncx, b->res.ncx_size);
     if (st != NC_OK) {
         nc_compile_report_free(&b->r);

@@ -12,7 +12,15 @@
  * outdated key are deleted. ncore then runs in a child process (a crash or
  * hang in one model is that model's FAIL, not the end of the report). One
  * line per case, then `models: N passed, N failed`. Exit 0 only if every
- * case passed. */
+ * case passed.
+ *
+ *   model_test --sim --spec models.txt [--cache DIR] [--only ...] [--skip ...]
+ *
+ * compiles every case's model(s) for inf1 with the case's shapes (and its
+ * scalar integer inputs, Silero's sr, frozen: nc_compile_options.constants),
+ * runs them on the simulator in functional mode with --auto-cast none and
+ * with the default bf16 auto-cast, and compares with the CPU device on the
+ * same inputs (no ONNX Runtime needed); see "--sim" below. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -541,11 +549,26 @@ static int compare(const char *what, const nc_tensor *got, const nc_tensor *want
 
 /* ---- engines: ncore or ONNX Runtime, up to three models each ------------ */
 
+/* --sim: the engine compiles each model for inf1 on its first run, for the
+ * shapes it is given there (rank-0 integer inputs, Silero's `sr`, frozen as
+ * compile-time constants; later runs must pass the same value), and runs
+ * the artifact on the simulator in functional mode. */
+#define MAX_FROZEN 4
+typedef struct {
+    int n;
+    char name[MAX_FROZEN][256];
+    int64_t val[MAX_FROZEN];
+} frozen_set;
+
 typedef struct {
     bool ort;
+    const char *sim_cast; /* NULL: the CPU device; else the auto-cast policy */
     int n;
     nc_model *model[3];
     nc_session *sess[3];
+    nc_model *cmodel[3]; /* --sim: the compiled model */
+    frozen_set frozen[3];
+    int64_t ops_total, ops_chip, flops_total, flops_chip; /* --sim: summed over the models */
 #ifdef NC_HAVE_ORTREF
     ortref_session *os[3];
 #endif
@@ -554,6 +577,7 @@ typedef struct {
 static void eng_close(engine *e) {
     for (int i = 0; i < e->n; i++) {
         nc_session_free(e->sess[i]);
+        nc_model_free(e->cmodel[i]);
         nc_model_free(e->model[i]);
 #ifdef NC_HAVE_ORTREF
         ortref_session_close(e->os[i]);
@@ -579,9 +603,10 @@ static int ort_env(const char *cache) {
 
 /* Open the case's models with ncore (threads as given) or ORT (1 thread:
  * its results then do not depend on the machine's core count). */
-static int eng_open(engine *e, bool ort, const char *cache, const case_spec *c, int threads) {
+static int eng_open(engine *e, bool ort, const char *sim_cast, const char *cache, const case_spec *c, int threads) {
     memset(e, 0, sizeof *e);
     e->ort = ort;
+    e->sim_cast = sim_cast;
     for (int i = 0; i < c->n_models; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/models/%s", cache, c->models[i]);
@@ -605,7 +630,7 @@ static int eng_open(engine *e, bool ort, const char *cache, const case_spec *c, 
                 eng_close(e);
                 return -1;
             }
-            if (nc_session_create(e->model[i], &o, &e->sess[i]) != NC_OK) {
+            if (!e->sim_cast && nc_session_create(e->model[i], &o, &e->sess[i]) != NC_OK) {
                 fail("%s: session: %s", c->models[i], nc_last_error());
                 eng_close(e);
                 return -1;
@@ -638,10 +663,95 @@ static bool eng_has_input(engine *e, int m, const char *name) {
     return false;
 }
 
+static bool frozen_input(const nc_tensor *t) {
+    nc_dtype d = nc_tensor_dtype(t);
+    return nc_tensor_ndim(t) == 0 && (d == NC_DTYPE_I64 || d == NC_DTYPE_I32);
+}
+
+static int64_t scalar_i64(const nc_tensor *t) {
+    return nc_tensor_dtype(t) == NC_DTYPE_I64 ? *(const int64_t *)nc_tensor_data((nc_tensor *)t)
+                                              : *(const int32_t *)nc_tensor_data((nc_tensor *)t);
+}
+
+/* --sim: compile model m for these inputs and open it on device sim. */
+static int sim_prepare(engine *e, int m, int n_in, const char *const *in_names, nc_tensor *const *in) {
+    nc_tensor_info info[MAX_IN];
+    char consts[1024] = "";
+    size_t cl = 0;
+    int n = 0;
+    frozen_set *fz = &e->frozen[m];
+    for (int i = 0; i < n_in && i < MAX_IN; i++) {
+        if (frozen_input(in[i]) && fz->n < MAX_FROZEN) {
+            snprintf(fz->name[fz->n], 256, "%s", in_names[i]);
+            fz->val[fz->n] = scalar_i64(in[i]);
+            cl += (size_t)snprintf(consts + cl, sizeof consts - cl, "%s%s=%" PRId64, cl ? "," : "", in_names[i],
+                                   fz->val[fz->n]);
+            fz->n++;
+            continue;
+        }
+        memset(&info[n], 0, sizeof info[n]);
+        info[n].name = in_names[i];
+        info[n].dtype = nc_tensor_dtype(in[i]);
+        info[n].ndim = nc_tensor_ndim(in[i]);
+        for (int d = 0; d < info[n].ndim; d++) info[n].dims[d] = nc_tensor_dims(in[i])[d];
+        n++;
+    }
+    if (cl >= sizeof consts) return fail("constants too long");
+    char path[] = "/tmp/model_test_XXXXXX.ncx";
+    int fd = mkstemps(path, 4);
+    if (fd < 0) return fail("mkstemps: %s", strerror(errno));
+    close(fd);
+    nc_compile_options co;
+    nc_compile_options_init(&co);
+    co.auto_cast = e->sim_cast;
+    co.n_inputs = n;
+    co.inputs = info;
+    co.constants = consts;
+    nc_compile_report *rep = NULL;
+    nc_session_options so = {0};
+    so.device = "sim";
+    int rc = 0;
+    if (nc_compile(e->model[m], &co, path, &rep) != NC_OK) rc = fail("%s", nc_last_error());
+    else if (nc_model_load_file(path, NULL, &e->cmodel[m]) != NC_OK) rc = fail("load: %s", nc_last_error());
+    else if (nc_session_create(e->cmodel[m], &so, &e->sess[m]) != NC_OK) rc = fail("session: %s", nc_last_error());
+    if (rep) {
+        e->ops_total += rep->ops_total;
+        e->ops_chip += rep->ops_chip;
+        e->flops_total += rep->flops_total;
+        e->flops_chip += rep->flops_chip;
+    }
+    nc_compile_report_free(rep);
+    unlink(path);
+    return rc;
+}
+
 /* Run model m. out_names NULL: the first n_out outputs in model order. */
 static int eng_run(engine *e, int m, int n_in, const char *const *in_names, nc_tensor *const *in, int n_out,
                    const char *const *out_names, nc_tensor **out) {
     for (int i = 0; i < n_out; i++) out[i] = NULL;
+    const char *names[MAX_IN];
+    nc_tensor *vals[MAX_IN];
+    if (e->sim_cast) {
+        if (n_in > MAX_IN) return fail("%d inputs > %d", n_in, MAX_IN);
+        if (!e->sess[m] && sim_prepare(e, m, n_in, in_names, in)) return -1;
+        /* The compiled model has no frozen inputs: check and drop them. */
+        int k = 0;
+        for (int i = 0; i < n_in; i++) {
+            int f = -1;
+            for (int j = 0; j < e->frozen[m].n; j++)
+                if (!strcmp(e->frozen[m].name[j], in_names[i])) f = j;
+            if (f < 0) {
+                names[k] = in_names[i];
+                vals[k++] = in[i];
+            } else if (!frozen_input(in[i]) || scalar_i64(in[i]) != e->frozen[m].val[f]) {
+                return fail("input '%s' differs from the value compiled in (%" PRId64 ")", in_names[i],
+                            e->frozen[m].val[f]);
+            }
+        }
+        n_in = k;
+        in_names = names;
+        in = vals;
+    }
     if (!e->ort) {
         if (nc_session_run(e->sess[m], n_in, in_names, in, n_out, out_names, out) != NC_OK)
             return fail("%s", nc_session_last_error(e->sess[m]));
@@ -930,7 +1040,7 @@ static int make_expected(const ctx_t *cx, const case_spec *c, nc_tensor *audio, 
         if (make_input(&c->in[i], &rng, &s.in[i])) goto done;
         s.n_in++;
     }
-    if (eng_open(&e, true, cx->cache, c, 1)) goto done;
+    if (eng_open(&e, true, NULL, cx->cache, c, 1)) goto done;
     rc = compute(&e, c, audio, &s);
     eng_close(&e);
     if (!rc) rc = set_save(&s, dir);
@@ -979,7 +1089,7 @@ static int child_case(const ctx_t *cx, const case_spec *c, const char *dir, nc_t
     memset(&got, 0, sizeof got);
     g_err[0] = '\0';
     if (set_load(&want, dir)) goto report;
-    if (eng_open(&e, false, cx->cache, c, cx->threads)) goto report;
+    if (eng_open(&e, false, NULL, cx->cache, c, cx->threads)) goto report;
     opened = 1;
     /* Single cases: the cached inputs, the cached output names. */
     got.n_in = want.n_in;
@@ -1111,8 +1221,195 @@ report:
     return -1;
 }
 
+/* ---- --sim: the chip simulator against the CPU device ----------------------
+ * Each case (its own inputs, or the WAV through the chain / stream) runs on
+ * the CPU device and, compiled for inf1, on the simulator twice: with
+ * --auto-cast none (fp32 on the chip) and with the default bf16 auto-cast.
+ * The error of an output is max |sim - cpu| / max |cpu| (bf16 keeps 8 bits
+ * of mantissa, so an error relative to each element would blame the
+ * rounding of values near zero); a case's error is its worst output's. */
+#define SIM_TOL_FP32 1e-4
+#define SIM_TOL_BF16 5e-2
+
+/* Cases whose bf16 error compounds, with a looser bf16 tolerance (the fp32
+ * one stays: the chip path itself is exact to fp32 rounding there too). */
+static const struct {
+    const char *prefix;
+    double tol;
+} sim_loose[] = {
+    {"vad_speech_", 0.15},  /* 115 LSTM steps, each feeding its bf16-computed state back */
+    {"alexa_speech", 0.15}, /* three models chained, log-mel error into embedding and head */
+    {"ppocr_det", 0.15},    /* DB's probability map: a steep sigmoid after ~300 bf16 layers */
+};
+
+static double sim_tol_bf16(const char *name) {
+    for (size_t i = 0; i < sizeof sim_loose / sizeof *sim_loose; i++)
+        if (!strncmp(name, sim_loose[i].prefix, strlen(sim_loose[i].prefix))) return sim_loose[i].tol;
+    return SIM_TOL_BF16;
+}
+
+static int sim_compare(const tensor_set *got, const tensor_set *want, double *err, char *worst, size_t cap) {
+    *err = 0;
+    if (got->n_out != want->n_out) return fail("%d outputs, the CPU device has %d", got->n_out, want->n_out);
+    for (int k = 0; k < want->n_out; k++) {
+        const nc_tensor *a = got->out[k], *b = want->out[k];
+        char as[128], bs[128];
+        shape_str(a, as, sizeof as);
+        shape_str(b, bs, sizeof bs);
+        if (nc_tensor_dtype(a) != nc_tensor_dtype(b) || strcmp(as, bs))
+            return fail("output '%s': %s %s on sim, %s %s on cpu", want->out_names[k], nc_dtype_name(nc_tensor_dtype(a)),
+                        as, nc_dtype_name(nc_tensor_dtype(b)), bs);
+        double scale = 0, dmax = 0;
+        for (int64_t i = 0; i < nc_tensor_numel(b); i++) {
+            double x, y;
+            if (elem(a, i, &x) || elem(b, i, &y)) return fail("output '%s': dtype not compared", want->out_names[k]);
+            if (fabs(y) > scale) scale = fabs(y);
+            double d = isnan(x) != isnan(y) ? INFINITY : isnan(x) ? 0 : fabs(x - y);
+            if (d > dmax) dmax = d;
+        }
+        double r = dmax == 0 ? 0 : scale > 0 ? dmax / scale : INFINITY;
+        if (r >= *err) {
+            *err = r;
+            snprintf(worst, cap, "%.20s", want->out_names[k]); /* some names are long JSON */
+        }
+    }
+    return 0;
+}
+
+/* In the child: one case on cpu, sim fp32 and sim bf16. */
+static int sim_child(const ctx_t *cx, const case_spec *c, nc_tensor *audio) {
+    tensor_set ref, got;
+    engine e;
+    memset(&ref, 0, sizeof ref);
+    memset(&got, 0, sizeof got);
+    memset(&e, 0, sizeof e);
+    const char *casts[2] = {"none", "matmult"};
+    const double tol[2] = {SIM_TOL_FP32, sim_tol_bf16(c->name)};
+    double err[2] = {0, 0}, secs[2] = {0, 0};
+    char worst[2][256] = {"", ""};
+    int64_t ops = 0, ops_chip = 0, fl = 0, fl_chip = 0;
+    int rc = -1;
+    uint64_t rng = c->seed;
+    g_err[0] = '\0';
+    for (int i = 0; i < c->n_in; i++) {
+        snprintf(ref.in_names[i], 256, "%s", c->in[i].name);
+        if (make_input(&c->in[i], &rng, &ref.in[i])) goto report;
+        ref.n_in++;
+    }
+    if (eng_open(&e, false, NULL, cx->cache, c, cx->threads)) goto report;
+    if (c->kind == KIND_SINGLE) {
+        ref.n_out = nc_model_num_outputs(e.model[0]);
+        if (ref.n_out > MAX_OUT) {
+            fail("%d outputs > %d", ref.n_out, MAX_OUT);
+            goto report;
+        }
+        for (int i = 0; i < ref.n_out; i++) {
+            nc_tensor_info info;
+            if (nc_model_output_info(e.model[0], i, &info) != NC_OK) {
+                fail("output %d: %s", i, nc_last_error());
+                goto report;
+            }
+            snprintf(ref.out_names[i], 256, "%s", info.name);
+        }
+    }
+    if (compute(&e, c, audio, &ref)) {
+        char m[sizeof g_err];
+        snprintf(m, sizeof m, "%s", g_err);
+        fail("cpu device: %s", m);
+        goto report;
+    }
+    eng_close(&e);
+    for (int p = 0; p < 2; p++) {
+        got.n_in = ref.n_in;
+        for (int i = 0; i < ref.n_in; i++) {
+            snprintf(got.in_names[i], 256, "%s", ref.in_names[i]);
+            got.in[i] = ref.in[i];
+        }
+        got.n_out = c->kind == KIND_SINGLE ? ref.n_out : 0;
+        for (int i = 0; i < got.n_out; i++) snprintf(got.out_names[i], 256, "%s", ref.out_names[i]);
+        double t0 = now_s();
+        int bad = eng_open(&e, false, casts[p], cx->cache, c, cx->threads);
+        if (!bad) bad = compute(&e, c, audio, &got);
+        secs[p] = now_s() - t0;
+        if (!bad) bad = sim_compare(&got, &ref, &err[p], worst[p], sizeof worst[p]);
+        if (p == 0) {
+            ops = e.ops_total;
+            ops_chip = e.ops_chip;
+            fl = e.flops_total;
+            fl_chip = e.flops_chip;
+        }
+        eng_close(&e);
+        for (int i = 0; i < got.n_out; i++) nc_tensor_free(got.out[i]);
+        memset(&got, 0, sizeof got); /* got.in aliases ref.in */
+        if (bad) {
+            char m[sizeof g_err];
+            snprintf(m, sizeof m, "%s", g_err);
+            fail("sim, --auto-cast %s: %s", casts[p], m);
+            goto report;
+        }
+    }
+    rc = err[0] <= tol[0] && err[1] <= tol[1] ? 0 : -1;
+    printf("%s  %-24s fp32 %-8.2e bf16 %-8.2e (of max|cpu|; tol %g, %g; worst: %s, %s)  chip ops %" PRId64
+           "/%" PRId64 " (%.0f%%), FLOPs %.1f%%  sim %.2f s + %.2f s\n",
+           rc ? "FAIL" : "PASS", c->name, err[0], err[1], tol[0], tol[1], worst[0], worst[1], ops_chip, ops,
+           ops ? 100.0 * (double)ops_chip / (double)ops : 0.0, fl ? 100.0 * (double)fl_chip / (double)fl : 0.0,
+           secs[0], secs[1]);
+    fflush(stdout);
+    set_free(&ref);
+    return rc;
+report:
+    printf("FAIL  %-24s %s\n", c->name, g_err);
+    fflush(stdout);
+    eng_close(&e);
+    set_free(&ref);
+    return rc;
+}
+
+static int sim_case(const ctx_t *cx, const case_spec *c) {
+    nc_tensor *audio = NULL;
+    uint64_t extra = 0;
+    g_err[0] = '\0';
+    for (int i = 0; i < c->n_models; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/models/%s", cx->cache, c->models[i]);
+        if (!file_exists(p)) {
+            printf("FAIL  %-24s %s is missing: run scripts/fetch_models.sh %s\n", c->name, p, cx->cache);
+            return -1;
+        }
+    }
+    if (c->kind != KIND_SINGLE) {
+        char wav[4200];
+        snprintf(wav, sizeof wav, "%s/%s", cx->cache, c->wav);
+        if (read_wav(wav, &audio, &extra)) {
+            printf("FAIL  %-24s %s\n", c->name, g_err);
+            return -1;
+        }
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        nc_tensor_free(audio);
+        printf("FAIL  %-24s fork: %s\n", c->name, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        alarm(CASE_TIMEOUT_S);
+        _exit(sim_child(cx, c, audio) ? 1 : 0);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    nc_tensor_free(audio);
+    if (WIFEXITED(st)) return WEXITSTATUS(st) == 0 ? 0 : -1;
+    printf("FAIL  %-24s %s\n", c->name,
+           WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? "timed out" : "crashed");
+    fflush(stdout);
+    return -1;
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: model_test --spec FILE --lock FILE [--cache DIR] [--only CASE[,CASE...]] [--threads N]\n");
+    fprintf(f, "usage: model_test --spec FILE --lock FILE [--cache DIR] [--only CASE[,CASE...]] [--threads N]\n"
+               "       model_test --sim --spec FILE [--cache DIR] [--only CASE[,CASE...]] [--skip CASE[,CASE...]]\n");
 }
 
 static bool selected(const char *only, const char *name) {
@@ -1128,7 +1425,8 @@ static bool selected(const char *only, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    const char *spec = NULL, *only = NULL;
+    const char *spec = NULL, *only = NULL, *skip = NULL;
+    bool sim = false;
     char cache_buf[4096];
     ctx_t cx;
     memset(&cx, 0, sizeof cx);
@@ -1138,6 +1436,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--cache") && i + 1 < argc) cx.cache = argv[++i];
         else if (!strcmp(a, "--lock") && i + 1 < argc) cx.lock = argv[++i];
         else if (!strcmp(a, "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(a, "--skip") && i + 1 < argc) skip = argv[++i];
+        else if (!strcmp(a, "--sim")) sim = true;
         else if (!strcmp(a, "--threads") && i + 1 < argc) cx.threads = atoi(argv[++i]);
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -1147,7 +1447,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!spec || !cx.lock) {
+    if (!spec || (!cx.lock && !sim)) {
         usage(stderr);
         return 2;
     }
@@ -1176,7 +1476,11 @@ int main(int argc, char **argv) {
             continue;
         }
         if (r == 0 || !selected(only, c.name)) continue;
-        if (run_case(&cx, &c) == 0) passed++;
+        if (skip && selected(skip, c.name)) {
+            printf("SKIP  %-24s (--skip)\n", c.name);
+            continue;
+        }
+        if ((sim ? sim_case(&cx, &c) : run_case(&cx, &c)) == 0) passed++;
         else failed++;
     }
     fclose(f);

@@ -28,6 +28,11 @@ static const char help_text[] =
     "  --batch B             size of every unknown leading input dimension\n"
     "  --dim NAME=VALUE      size of the symbolic dimension NAME (repeatable)\n"
     "  --shape NAME=D0,D1,.. the whole shape of input NAME (repeatable)\n"
+    "  --const NAME=VALUE    freeze scalar input NAME to VALUE (repeatable): it\n"
+    "                        leaves the artifact's inputs and the graph is\n"
+    "                        specialised on it (an If it decides keeps only the\n"
+    "                        branch taken), e.g. --const sr=16000 for Silero VAD;\n"
+    "                        a run that passes NAME is an error\n"
     "  --json                print the report as JSON\n"
     "  --pipeline-cores N|auto\n"
     "                        compile a NeuronCore Pipeline: the layers in N\n"
@@ -45,6 +50,7 @@ static const char help_text[] =
 
 typedef struct {
     const char *model, *out, *target, *chip, *auto_cast, *auto_cast_type, *dump_isa, *name;
+    char *consts; /* the --const values joined by ',' (malloc'ed) */
     int opt_level;
     int64_t pipeline_cores; /* -1 auto, 0 off */
     bool json;
@@ -114,6 +120,15 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         } else if ((r = cli_opt_value(argc, argv, &i, "--name", &v)) != 0) {
             if (r < 0 || !*v) return cli_usage("compile", "--name needs a name");
             a->name = v;
+        } else if ((r = cli_opt_value(argc, argv, &i, "--const", &v)) != 0) {
+            const char *eq = r < 0 ? NULL : strrchr(v, '=');
+            if (!eq || eq == v || !eq[1] || strchr(v, ','))
+                return cli_usage("compile", "--const needs NAME=VALUE (one input a time)");
+            size_t old = a->consts ? strlen(a->consts) : 0;
+            char *p = realloc(a->consts, old + strlen(v) + 2);
+            if (!p) return cli_fail("out of memory");
+            a->consts = p;
+            snprintf(p + old, strlen(v) + 2, "%s%s", old ? "," : "", v);
         } else if ((r = cli_opt_value(argc, argv, &i, "--batch", &v)) != 0) {
             if (r < 0 || !cli_parse_int(v, 1, 1 << 20, &a->in.batch))
                 return cli_usage("compile", "--batch needs an integer >= 1");
@@ -327,12 +342,18 @@ static int input_shapes(compile_args *a, const nc_model *m, nc_tensor_info **out
 int cmd_compile(int argc, char **argv) {
     compile_args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    if (rc != CLI_OK) {
+        free(a.consts);
+        return rc < 0 ? CLI_OK : rc;
+    }
     char *out_alloc = NULL;
     const char *out = a.out;
     if (!out) {
         out = out_alloc = default_out(a.model);
-        if (!out) return cli_usage("compile", "give the artifact's name with -o (MODEL does not end in .onnx)");
+        if (!out) {
+            free(a.consts);
+            return cli_usage("compile", "give the artifact's name with -o (MODEL does not end in .onnx)");
+        }
     }
     nc_model *m = NULL;
     nc_tensor_info *infos = NULL;
@@ -359,6 +380,7 @@ int cmd_compile(int argc, char **argv) {
     o.n_inputs = n_infos;
     o.inputs = infos;
     o.pipeline_cores = (int)a.pipeline_cores;
+    o.constants = a.consts;
     if (nc_compile(m, &o, out, &rep) != NC_OK) {
         rc = cli_fail_lib();
         goto done;
@@ -371,5 +393,6 @@ done:
     free(infos);
     nc_model_free(m);
     free(out_alloc);
+    free(a.consts);
     return rc;
 }
