@@ -790,7 +790,9 @@ static void tile_needs(const chip_config *chip, int cdt, const ir_graph *g, cons
             if (!conv_geometry(g, n, &c)) continue;
             conv_plan_of(&c, (int)R, (int)C, 0, UINT32_MAX, es, &p);
             Kt = p.Kt;
-            if (p.gb == 1 && c.KH * c.KW * ((p.Cg + R - 1) / R) > Kt) Kt = c.KH * c.KW * ((p.Cg + R - 1) / R);
+            /* band mode (one weight tile per tap) only from 64 channels, as lower_conv */
+            if (p.gb == 1 && p.Cg >= 64 && c.KH * c.KW * ((p.Cg + R - 1) / R) > Kt)
+                Kt = c.KH * c.KW * ((p.Cg + R - 1) / R);
             N = p.gb * p.Og;
         } else if (!strcmp(op, "Gemm") || !strcmp(op, "FusedGemm") || !strcmp(op, "MatMul")) {
             const ir_value *B = &g->values[n->in[1]], *Y = &g->values[n->out[0]];
