@@ -12,11 +12,23 @@
  * --stream: a request stream through a compiled model (timing only), by
  * default 1,000 requests back-to-back in the artifact's mode (pipeline for
  * a pipeline artifact), or --mode data-parallel over --cores N (default 4):
- * the wall and CPU time of nc_session_simulate_stream. */
+ * the wall and CPU time of nc_session_simulate_stream.
+ *
+ *   sim_speed --model [MODEL.onnx] [--auto-cast matmult|none] [--runs N] [--json FILE]
+ *
+ * --model: functional mode against the CPU device on one model (default
+ * ResNet-50 from ~/.cache/ncore/torch, skipped with the reason when it is
+ * not there). The model is compiled in-process, one random batch-1 input
+ * runs on the simulator (values computed) and on the "cpu" device with
+ * threads = 1 (the simulator is single-threaded), median of N runs each
+ * after a first run (reported apart: it touches SBUF and DRAM pages for the
+ * first time); prints the ratio sim/cpu and one JSON line (also to FILE). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chip/chip.h"
 #include "device/sim/sim.h"
@@ -171,13 +183,167 @@ static int stream_bench(const char *path, int requests, const char *mode, int co
     return rc == NC_OK ? 0 : 1;
 }
 
+
+/* Wall and CPU seconds of runs of one session: the first, and the median
+ * of the `runs` after it. */
+typedef struct run_times {
+    double first_wall, first_cpu, wall, cpu;
+} run_times;
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static nc_status time_runs(nc_session *sess, const char *in_name, nc_tensor *x, int runs, run_times *rt,
+                           nc_tensor **out) {
+    double *w = calloc((size_t)runs, sizeof *w), *c = calloc((size_t)runs, sizeof *c);
+    nc_status rc = (w && c) ? NC_OK : NC_ERR_NOMEM;
+    for (int i = -1; rc == NC_OK && i < runs; i++) {
+        nc_tensor *y = NULL;
+        double t0 = now_s(), c0 = cpu_s();
+        rc = nc_session_run(sess, 1, &in_name, &x, 1, NULL, &y);
+        double t1 = now_s(), c1 = cpu_s();
+        if (i < 0) {
+            rt->first_wall = t1 - t0;
+            rt->first_cpu = c1 - c0;
+        } else {
+            w[i] = t1 - t0;
+            c[i] = c1 - c0;
+        }
+        if (out && !*out) *out = y;
+        else nc_tensor_free(y);
+    }
+    if (rc == NC_OK) {
+        rt->wall = median(w, runs);
+        rt->cpu = median(c, runs);
+    }
+    free(w);
+    free(c);
+    return rc;
+}
+
+static int model_bench(const char *path, const char *auto_cast, int runs, const char *json_path) {
+    char def[1024];
+    if (!path) {
+        const char *home = getenv("HOME");
+        snprintf(def, sizeof def, "%s/.cache/ncore/torch/resnet50.onnx", home ? home : ".");
+        path = def;
+    }
+    if (access(path, R_OK) != 0) {
+        printf("sim_speed --model: skipped: %s is not cached (scripts/make_torch_models.py exports it)\n",
+               path);
+        return 0;
+    }
+    if (runs < 1) runs = 1;
+    nc_model *m = NULL, *cm = NULL;
+    nc_session *cpu = NULL, *sim = NULL;
+    nc_tensor *x = NULL, *y_cpu = NULL, *y_sim = NULL;
+    char ncx[] = "/tmp/sim_speed_XXXXXX";
+    int fd = mkstemp(ncx), ret = 1;
+    if (fd < 0) {
+        perror("sim_speed: mkstemp");
+        return 1;
+    }
+    close(fd);
+    nc_compile_options co;
+    nc_compile_options_init(&co);
+    co.auto_cast = auto_cast;
+    nc_tensor_info in;
+    double tc0 = now_s();
+    if (nc_model_load_file(path, NULL, &m) != NC_OK || nc_compile(m, &co, ncx, NULL) != NC_OK ||
+        nc_model_load_file(ncx, NULL, &cm) != NC_OK || nc_model_input_info(cm, 0, &in) != NC_OK)
+        goto fail;
+    double tc1 = now_s();
+    if (nc_tensor_create(in.dtype, in.ndim, in.dims, &x) != NC_OK) goto fail;
+    if (in.dtype == NC_DTYPE_F32) { /* uniform [0, 1), fixed seed */
+        float *d = nc_tensor_data(x);
+        int64_t n = 1;
+        for (int i = 0; i < in.ndim; i++) n *= in.dims[i];
+        uint32_t r = 1;
+        for (int64_t i = 0; i < n; i++) {
+            r = r * 1664525u + 1013904223u;
+            d[i] = (float)(r >> 8) / 16777216.f;
+        }
+    }
+    nc_session_options so_cpu = {.device = "cpu", .threads = 1}, so_sim = {.device = "sim"};
+    run_times tcpu, tsim;
+    if (nc_session_create(m, &so_cpu, &cpu) != NC_OK ||
+        time_runs(cpu, in.name, x, runs, &tcpu, &y_cpu) != NC_OK)
+        goto fail;
+    if (nc_session_create(cm, &so_sim, &sim) != NC_OK ||
+        time_runs(sim, in.name, x, runs, &tsim, &y_sim) != NC_OK)
+        goto fail;
+    /* A sanity figure, not a test: the simulator computes the same network. */
+    double maxdiff = 0;
+    if (nc_tensor_dtype(y_cpu) == NC_DTYPE_F32 && nc_tensor_dtype(y_sim) == NC_DTYPE_F32 &&
+        nc_tensor_numel(y_cpu) == nc_tensor_numel(y_sim)) {
+        const float *a = nc_tensor_data(y_cpu), *b = nc_tensor_data(y_sim);
+        for (int64_t i = 0; i < nc_tensor_numel(y_cpu); i++) {
+            double dd = fabs((double)a[i] - (double)b[i]);
+            if (!(dd <= maxdiff)) maxdiff = dd;
+        }
+    }
+    double ratio = tsim.wall / tcpu.wall, ratio_cpu = tsim.cpu / tcpu.cpu;
+    printf("model: %s, batch 1, auto-cast %s (compiled in %.2f s)\n", path, auto_cast, tc1 - tc0);
+    printf("cpu device (threads 1): %.1f ms wall, %.1f ms CPU (median of %d; first %.1f ms)\n",
+           tcpu.wall * 1e3, tcpu.cpu * 1e3, runs, tcpu.first_wall * 1e3);
+    printf("sim functional:         %.1f ms wall, %.1f ms CPU (median of %d; first %.1f ms)\n",
+           tsim.wall * 1e3, tsim.cpu * 1e3, runs, tsim.first_wall * 1e3);
+    printf("ratio sim/cpu: %.2fx wall, %.2fx CPU (target <= 5x); max |sim - cpu| %.3g\n", ratio, ratio_cpu,
+           maxdiff);
+    char js[2048];
+    snprintf(js, sizeof js,
+             "{\"bench\":\"sim_functional\",\"model\":\"%s\",\"auto_cast\":\"%s\",\"runs\":%d,"
+             "\"cpu_threads\":1,\"cpu_ms\":%.3f,\"cpu_cpu_ms\":%.3f,\"cpu_first_ms\":%.3f,"
+             "\"sim_ms\":%.3f,\"sim_cpu_ms\":%.3f,\"sim_first_ms\":%.3f,\"ratio\":%.3f,"
+             "\"ratio_cpu\":%.3f,\"max_abs_diff\":%.6g}",
+             path, auto_cast, runs, tcpu.wall * 1e3, tcpu.cpu * 1e3, tcpu.first_wall * 1e3, tsim.wall * 1e3,
+             tsim.cpu * 1e3, tsim.first_wall * 1e3, ratio, ratio_cpu, maxdiff);
+    printf("%s\n", js);
+    if (json_path) {
+        FILE *f = fopen(json_path, "w");
+        if (!f || fprintf(f, "%s\n", js) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "sim_speed: cannot write %s\n", json_path);
+            goto done;
+        }
+    }
+    ret = 0;
+    goto done;
+fail:
+    fprintf(stderr, "sim_speed: %s: %s\n", path, nc_last_error());
+done:
+    nc_tensor_free(y_cpu);
+    nc_tensor_free(y_sim);
+    nc_tensor_free(x);
+    nc_session_free(cpu);
+    nc_session_free(sim);
+    nc_model_free(cm);
+    nc_model_free(m);
+    unlink(ncx);
+    return ret;
+}
+
 int main(int argc, char **argv) {
     size_t total = 1000000;
     bool values = false;
     const char *chip_name = "inf1", *trace = NULL, *stream = NULL, *mode = NULL;
-    int requests = 1000, cores = 4;
+    const char *model = NULL, *auto_cast = "matmult", *json = NULL;
+    bool model_mode = false;
+    int requests = 1000, cores = 4, runs = 5;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--stream") == 0 && i + 1 < argc) stream = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0) {
+            model_mode = true;
+            if (i + 1 < argc && argv[i + 1][0] != '-') model = argv[++i];
+        } else if (strcmp(argv[i], "--auto-cast") == 0 && i + 1 < argc) auto_cast = argv[++i];
+        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
         else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc) requests = atoi(argv[++i]);
         else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
         else if (strcmp(argv[i], "--cores") == 0 && i + 1 < argc) cores = atoi(argv[++i]);
@@ -187,10 +353,12 @@ int main(int argc, char **argv) {
         else if (argv[i][0] != '-' && atol(argv[i]) > 100) total = (size_t)atol(argv[i]);
         else {
             fprintf(stderr, "usage: sim_speed [INSTRUCTIONS] [--values] [--chip NAME|FILE] [--trace FILE]\n"
-                            "       sim_speed --stream MODEL.ncx [--requests N] [--mode M] [--cores N]\n");
+                            "       sim_speed --stream MODEL.ncx [--requests N] [--mode M] [--cores N]\n"
+                            "       sim_speed --model [MODEL.onnx] [--auto-cast matmult|none] [--runs N] [--json FILE]\n");
             return 2;
         }
     }
+    if (model_mode) return model_bench(model, auto_cast, runs, json);
     if (stream) return stream_bench(stream, requests, mode, cores);
     chip_config chip;
     if (chip_load(chip_name, &chip) != NC_OK) {
