@@ -11,9 +11,10 @@
  * slices and concatenations as views (no copies): each clone writes its
  * image straight into the batched tensor.
  *
- * Where to cut is a cost estimate in DRAM bytes: (B - 1) x the prefix's
- * weight bytes, against twice the bytes of every tensor live while the
- * batched activations exceed the resident area (written and read back). */
+ * Where to cut (after a node only one tensor crosses, or not at all) is a
+ * cost estimate in DRAM bytes: (B - 1) x the prefix's weight bytes, plus
+ * twice the bytes (written, read back) of every tensor after the cut that
+ * a first fit by definition, as compile.c places them, leaves in DRAM. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,13 +38,11 @@ static int64_t numel_of(const ir_value *x) {
  * without a batch dimension to mix. */
 static bool per_image(const ir_graph *g, int i, int64_t B) {
     const ir_node *n = &g->nodes[i];
-    bool ok = !strcmp(n->domain, "ncore") ? !strcmp(n->op_type, "FusedConv") : !*n->domain || !strcmp(n->domain, "ai.onnx");
+    bool onnx = !*n->domain || !strcmp(n->domain, "ai.onnx"), ok = !onnx && !strcmp(n->domain, "ncore") &&
+                                                                    !strcmp(n->op_type, "FusedConv");
+    for (size_t k = 0; onnx && k < sizeof per_image_ops / sizeof *per_image_ops; k++)
+        ok |= !strcmp(n->op_type, per_image_ops[k]);
     if (!ok) return false;
-    if (*n->domain == 0 || !strcmp(n->domain, "ai.onnx")) {
-        ok = false;
-        for (size_t k = 0; k < sizeof per_image_ops / sizeof *per_image_ops; k++) ok |= !strcmp(n->op_type, per_image_ops[k]);
-        if (!ok) return false;
-    }
     if (n->n_out < 1) return false;
     for (int k = 1; k < n->n_out; k++)
         if (n->out[k] >= 0) return false;

@@ -531,13 +531,13 @@ static nc_status compile_graph(const ir_model *m2, const cc_options *o, cc_resul
         cur = (cur + bytes + 63) & ~(uint64_t)63;
     }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) addr[v] = addr[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(addr[alias[v]], (uint64_t)aoff[v]);
+        if (alias[v] != v) addr[v] = cc_view_addr(addr[alias[v]], aoff[v]);
     for (int v = 0; v < nv; v++) { /* the caller's copy stays in DRAM (io[]), the program reads the staged one */
         io[v] = addr[v];
         if (staged[v] != CC_NO_ADDR) addr[v] = staged[v];
     }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) addr[v] = addr[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(addr[alias[v]], (uint64_t)aoff[v]);
+        if (alias[v] != v) addr[v] = cc_view_addr(addr[alias[v]], aoff[v]);
     blob.base = (cur + 4095) & ~(uint64_t)4095;
     for (int k = 0; k < g->n_outputs; k++) {
         int v = g->outputs[k];

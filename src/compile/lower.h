@@ -20,6 +20,11 @@
 static inline uint64_t cc_addr_at(uint64_t addr, uint64_t e) {
     return addr + e * (addr & (CC_BF16_BIT | CC_F16_BIT) ? 2 : 4);
 }
+/* The address of a view aoff elements into the tensor at root (CC_NO_ADDR
+ * stays). */
+static inline uint64_t cc_view_addr(uint64_t root, int64_t aoff) {
+    return root == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(root, (uint64_t)aoff);
+}
 
 /* Weight blob: bytes placed in DRAM from address 0 upwards. */
 typedef struct cc_blob {

@@ -202,8 +202,8 @@ static int crossing(const ir_graph *g, const int *alias, const int *def, const i
  *            weights are resident, so not charged;
  *   output   the tensors crossing the cut after it (no_cut if too many). */
 static nc_status plan_pipeline(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
-                               const uint64_t *flag, int cores, const int *layer_node, const uint64_t *layer_w, int n, const cut_info *cut,
-                               uint64_t margin, pipe_plan **out) {
+                               const uint64_t *flag, int cores, const int *layer_node, const uint64_t *layer_w, int n,
+                               const cut_info *cut, uint64_t margin, pipe_plan **out) {
     if (n == 0) return ncb_err(NC_ERR_UNSUPPORTED, "compile: --pipeline-cores: no layer of the model runs on the chip");
     pipe_layer *pl = calloc((size_t)n, sizeof *pl);
     pipe_plan *plan = malloc(sizeof *plan);
@@ -314,9 +314,9 @@ static nc_status stage_inputs(const ir_graph *g, const int *alias, const uint64_
  * after it go to core s+1. Model inputs and outputs stay in DRAM at dram[]
  * (tensors that do not fit the RES too, above *spill). */
 static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_config *chip, const int *alias,
-                             const int64_t *aoff, const uint64_t *flag, const uint64_t *dram, const bool *dram_root, const int *def, const int *end,
-                             const pipe_plan *plan, const int *layer_node, int s, stage_code *sc,
-                             uint64_t *spill, uint64_t *over) {
+                             const int64_t *aoff, const uint64_t *flag, const uint64_t *dram, const bool *dram_root,
+                             const int *def, const int *end, const pipe_plan *plan, const int *layer_node, int s,
+                             stage_code *sc, uint64_t *spill, uint64_t *over) {
     int nv = g->n_values, N = plan->n_stages;
     stage_code *me = &sc[s];
     me->first_node = layer_node[plan->stages[s].first];
@@ -393,7 +393,7 @@ static nc_status lower_stage(const ir_graph *g, const cc_options *o, const chip_
             *spill = (*spill + b + 63) & ~(uint64_t)63;
         }
     for (int v = 0; v < nv; v++)
-        if (alias[v] != v) sa[v] = sa[alias[v]] == CC_NO_ADDR ? CC_NO_ADDR : cc_addr_at(sa[alias[v]], (uint64_t)aoff[v]);
+        if (alias[v] != v) sa[v] = cc_view_addr(sa[alias[v]], aoff[v]);
     me->w.base = CC_RES_BIT | ((me->act_high + 63) & ~(uint64_t)63);
     if ((st = cc_lower_create(chip, o->auto_cast, o->cast_dtype, g, sa, &me->w, work, &span, &L)) != NC_OK) goto out;
     cc_lower_roots(L, alias);
@@ -546,8 +546,8 @@ struct cc_pipeline {
 };
 
 nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *res, const int *alias,
-                            const int64_t *aoff, const uint64_t *io, const uint64_t *flag, const int *layer_node, const uint64_t *layer_w,
-                            int nlayers, uint64_t spill_base, cc_pipeline **out) {
+                            const int64_t *aoff, const uint64_t *io, const uint64_t *flag, const int *layer_node,
+                            const uint64_t *layer_w, int nlayers, uint64_t spill_base, cc_pipeline **out) {
     int nn = g->n_nodes, nv = g->n_values;
     nc_status st = NC_OK;
     stage_code *sc = NULL;
@@ -574,7 +574,8 @@ nc_status cc_pipeline_build(const ir_graph *g, const cc_options *o, cc_result *r
     for (int cores = o->pipeline_cores, tries = 0, last = 0;; tries++) {
         free(res->pipe);
         res->pipe = NULL;
-        st = plan_pipeline(g, o, &res->chip, alias, flag, cores, layer_node, layer_w, (int)nlayers, cut, margin, &res->pipe);
+        st = plan_pipeline(g, o, &res->chip, alias, flag, cores, layer_node, layer_w, (int)nlayers, cut, margin,
+                           &res->pipe);
         if (st == NC_ERR_LIMIT && auto_cores && last > 0 && last < max_cores) {
             cores = last + 1; /* the margin made this count infeasible: one more core, fresh estimates */
             last = cores;
