@@ -1240,6 +1240,10 @@ static const struct {
     {"vad_speech_", 0.15},  /* 115 LSTM steps, each feeding its bf16-computed state back */
     {"alexa_speech", 0.15}, /* three models chained, log-mel error into embedding and head */
     {"ppocr_det", 0.15},    /* DB's probability map: a steep sigmoid after ~300 bf16 layers */
+    /* torch.txt: random weights with SiLU and squeeze-excite, logits up to
+     * |384|; the CPU device's own bf16 path (oneDNN) differs from fp32 by
+     * 0.47 of that on the same input, the chip by 0.18-0.38 */
+    {"efficientnet_b0", 0.5},
 };
 
 static double sim_tol_bf16(const char *name) {
