@@ -70,6 +70,18 @@ static uint64_t weight_bytes(const ir_graph *g, int i, size_t es) {
     return b;
 }
 
+/* A new node value named name: one image of value src (its shape with
+ * batch 1). */
+static nc_status image_value(ir_graph *g, int src, const char *name, int *idx) {
+    NCB_TRY(opt_new_value(g, name, IR_VALUE_NODE, idx));
+    ir_value *v = &g->values[*idx], *s = &g->values[src];
+    v->dtype = s->dtype;
+    v->ndim = s->ndim;
+    memcpy(v->dims, s->dims, sizeof v->dims);
+    v->dims[0] = 1;
+    return NC_OK;
+}
+
 /* Rewrite: nodes [0, c] per image (x: the model input), cut[0..ncut) the
  * values read after c, each then a Concat of its B images. The new order:
  * image 0's slice and layers, image 1's, ..., the Concats, the rest. */
@@ -104,12 +116,7 @@ static nc_status split(ir_graph *g, int c, int x, const int *cut, int ncut, int6
             }
         }
         snprintf(name, sizeof name, "%.200s#%lld", g->values[x].name, (long long)k);
-        if (st != NC_OK || (st = opt_new_value(g, name, IR_VALUE_NODE, &ids[3])) != NC_OK) break;
-        ir_value *xv = &g->values[ids[3]];
-        xv->dtype = g->values[x].dtype;
-        xv->ndim = g->values[x].ndim;
-        memcpy(xv->dims, g->values[x].dims, sizeof xv->dims);
-        xv->dims[0] = 1;
+        if (st != NC_OK || (st = image_value(g, x, name, &ids[3])) != NC_OK) break;
         int sl;
         snprintf(name, sizeof name, "batch_tile/slice#%lld", (long long)k);
         if ((st = opt_new_node(g, "Slice", "", opset, name, 4, 1, &sl)) != NC_OK) break;
@@ -130,12 +137,7 @@ static nc_status split(ir_graph *g, int c, int x, const int *cut, int ncut, int6
             for (int q = 0; q < src->n_in; q++) g->nodes[ni].in[q] = src->in[q] < 0 ? -1 : map[src->in[q]];
             int y = src->out[0];
             snprintf(name, sizeof name, "%.200s#%lld", g->values[y].name, (long long)k);
-            if (st != NC_OK || (st = opt_new_value(g, name, IR_VALUE_NODE, &yk)) != NC_OK) break;
-            ir_value *yv = &g->values[yk];
-            yv->dtype = g->values[y].dtype;
-            yv->ndim = g->values[y].ndim;
-            memcpy(yv->dims, g->values[y].dims, sizeof yv->dims);
-            yv->dims[0] = 1;
+            if (st != NC_OK || (st = image_value(g, y, name, &yk)) != NC_OK) break;
             opt_set_output(g, ni, 0, yk);
             map[y] = yk;
             order[no++] = ni;

@@ -14,7 +14,7 @@
  * line per case, then `models: N passed, N failed`. Exit 0 only if every
  * case passed.
  *
- *   model_test --sim --spec models.txt [--cache DIR] [--only ...] [--skip ...]
+ *   model_test --sim --spec models.txt [--cache DIR] [--only ...] [--skip ... [--skip-why TEXT]]
  *
  * compiles every case's model(s) for inf1 with the case's shapes (and its
  * scalar integer inputs, Silero's sr, frozen: nc_compile_options.constants),
@@ -1413,7 +1413,7 @@ static int sim_case(const ctx_t *cx, const case_spec *c) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: model_test --spec FILE --lock FILE [--cache DIR] [--only CASE[,CASE...]] [--threads N]\n"
-               "       model_test --sim --spec FILE [--cache DIR] [--only CASE[,CASE...]] [--skip CASE[,CASE...]]\n");
+               "       model_test --sim --spec FILE [--cache DIR] [--only CASE[,CASE...]] [--skip CASE[,CASE...] [--skip-why TEXT]]\n");
 }
 
 static bool selected(const char *only, const char *name) {
@@ -1429,7 +1429,7 @@ static bool selected(const char *only, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    const char *spec = NULL, *only = NULL, *skip = NULL;
+    const char *spec = NULL, *only = NULL, *skip = NULL, *skip_why = "--skip";
     bool sim = false;
     char cache_buf[4096];
     ctx_t cx;
@@ -1441,6 +1441,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--lock") && i + 1 < argc) cx.lock = argv[++i];
         else if (!strcmp(a, "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(a, "--skip") && i + 1 < argc) skip = argv[++i];
+        else if (!strcmp(a, "--skip-why") && i + 1 < argc) skip_why = argv[++i];
         else if (!strcmp(a, "--sim")) sim = true;
         else if (!strcmp(a, "--threads") && i + 1 < argc) cx.threads = atoi(argv[++i]);
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1481,7 +1482,7 @@ int main(int argc, char **argv) {
         }
         if (r == 0 || !selected(only, c.name)) continue;
         if (skip && selected(skip, c.name)) {
-            printf("SKIP  %-24s (--skip)\n", c.name);
+            printf("SKIP  %-24s (%s)\n", c.name, skip_why);
             continue;
         }
         if ((sim ? sim_case(&cx, &c) : run_case(&cx, &c)) == 0) passed++;
